@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Adds up test results from meson testlog.json files.
+
+A cmocka executable counts each of its test cases (from its "[  PASSED  ] N" and
+"[  FAILED  ] N" summary lines); any other test counts once. A test that failed
+without a cmocka summary (a crash, a sanitizer report, a timeout) counts as one
+failure on top of what it reported. Prints per-run lines, then the final line
+"N passed, N failed[, N skipped]".
+"""
+import json
+import re
+import sys
+
+PASSED = re.compile(r"^\[  PASSED  \] (\d+) test\(s\)\.", re.M)
+FAILED = re.compile(r"^\[  FAILED  \] (\d+) test\(s\), listed below", re.M)
+SKIPPED = re.compile(r"^\[  SKIPPED \] (\d+) test\(s\)", re.M)
+
+
+def count(path):
+    passed = failed = skipped = 0
+    failures = []
+    with open(path, encoding="utf-8", errors="replace") as log:
+        for line in log:
+            if not line.strip():
+                continue
+            entry = json.loads(line)
+            result = entry.get("result")
+            out = (entry.get("stdout") or "") + (entry.get("stderr") or "")
+            p = sum(int(m) for m in PASSED.findall(out))
+            f = sum(int(m) for m in FAILED.findall(out))
+            s = sum(int(m) for m in SKIPPED.findall(out))
+            if result == "SKIP":
+                skipped += max(1, s)
+                continue
+            ok = result in ("OK", "EXPECTEDFAIL")
+            if p or f:
+                passed += p
+                failed += f
+                skipped += s
+                if not ok and f == 0:
+                    failed += 1
+            elif ok:
+                passed += 1
+            else:
+                failed += 1
+            if not ok:
+                failures.append(entry.get("name"))
+    return passed, failed, skipped, failures
+
+
+def main():
+    total = [0, 0, 0]
+    for path in sys.argv[1:]:
+        p, f, s, names = count(path)
+        print(f"{path}: {p} passed, {f} failed, {s} skipped"
+              + (f" (failing: {', '.join(names)})" if names else ""))
+        total = [total[0] + p, total[1] + f, total[2] + s]
+    line = f"{total[0]} passed, {total[1]} failed"
+    if total[2]:
+        line += f", {total[2]} skipped"
+    print(line)
+    return 1 if total[1] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
