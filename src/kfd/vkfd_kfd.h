@@ -1,0 +1,93 @@
+/*
+ * Copyright 2026 The virtkfd Authors
+ * SPDX-License-Identifier: MIT
+ *
+ * The KFD device: the only interface to libhsakmt for the rest of virtkfd. Results
+ * are translated into the wire layouts of include/virtkfd/hsakmt_proto.h field by
+ * field, because host libraries lay the KFD structs out differently from the guest.
+ *
+ * libhsakmt state is per process, so there is one device per process. It is opened
+ * by the first context that needs it and closed when the last one lets go.
+ * Functions returning `int` return an HSAKMT_STATUS (0 on success), which handlers
+ * put in rsp.ret unchanged.
+ */
+#ifndef VKFD_KFD_H
+#define VKFD_KFD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtkfd/hsakmt_proto.h"
+
+/* How fixed-address KFD allocations can be placed (design.md, "The VA window"). */
+enum vkfd_kfd_va_mode {
+   VKFD_KFD_VA_NONE,         /* not possible: ALLOC is refused */
+   VKFD_KFD_VA_NATIVE,       /* the library places FixedAddress allocations itself */
+   VKFD_KFD_VA_RESERVED_SVM, /* inside libhsakmt's reserved SVM aperture */
+};
+
+struct vkfd_kfd_va_info {
+   enum vkfd_kfd_va_mode mode;
+   uint64_t aperture_base; /* RESERVED_SVM: the DEVICE_SVM bank of the first GPU */
+   uint64_t aperture_size;
+};
+
+/* Cheap and cached: the library loads and /dev/kfd opens read-write. */
+bool vkfd_kfd_available(void);
+
+/* Opens the device for one more user; 0 or a negative errno. */
+int vkfd_kfd_device_acquire(void);
+
+void vkfd_kfd_device_release(void);
+
+/* Properties of the open device (a snapshot taken when it opened). */
+void vkfd_kfd_version(struct hsakmt_wire_version_info *version);
+
+void vkfd_kfd_system_properties(struct hsakmt_wire_system_properties *props);
+
+void vkfd_kfd_va_info(struct vkfd_kfd_va_info *info);
+
+uint32_t vkfd_kfd_node_count(void);
+
+/* True for nodes with a GPU (a non-zero KFD gpu_id). */
+bool vkfd_kfd_node_is_gpu(uint32_t node);
+
+int vkfd_kfd_node_properties(uint32_t node, struct hsakmt_wire_node_properties *props);
+
+int vkfd_kfd_memory_properties(uint32_t node, uint32_t count,
+                               struct hsakmt_wire_memory_properties *props);
+
+/* `stride` is the guest's record size: 1056 or 1060 (§7). */
+int vkfd_kfd_cache_properties(uint32_t node, uint32_t processor_id, uint32_t count,
+                              void *records, uint32_t stride);
+
+int vkfd_kfd_io_link_properties(uint32_t node, uint32_t count,
+                                struct hsakmt_wire_io_link_properties *props);
+
+int vkfd_kfd_clock_counters(uint32_t node, struct hsakmt_wire_clock_counters *counters);
+
+int vkfd_kfd_xnack_mode(int32_t *mode);
+
+/* Enables the runtime once per process; repeats succeed. */
+int vkfd_kfd_runtime_enable(bool setup_ttmp);
+
+/* 0 with caps 0 when the library has no such call (Debian 5.2.3). */
+int vkfd_kfd_runtime_caps(uint32_t *caps);
+
+/* `tile` and `macro` have room for the counts in `config` (capacities in, counts out). */
+int vkfd_kfd_tile_config(uint32_t node, struct hsakmt_wire_tile_config *config,
+                         uint32_t *tile, uint32_t *macro);
+
+int vkfd_kfd_available_memory(uint32_t node, uint64_t *bytes);
+
+/* Memory (userptr and KFD allocations). */
+int vkfd_kfd_register_memory(void *address, uint64_t size, uint32_t mem_flags);
+int vkfd_kfd_deregister_memory(void *address);
+int vkfd_kfd_map_to_gpu_nodes(void *address, uint64_t size, const uint32_t *nodes,
+                              uint32_t count, uint64_t *gpu_va);
+int vkfd_kfd_map_to_gpu(void *address, uint64_t size, uint64_t *gpu_va);
+int vkfd_kfd_unmap_from_gpu(void *address);
+int vkfd_kfd_alloc_fixed(uint32_t node, uint64_t size, uint32_t mem_flags, void *address);
+int vkfd_kfd_free(void *address, uint64_t size);
+
+#endif /* VKFD_KFD_H */
