@@ -8,16 +8,14 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "hsakmt/hsakmt_backend.h"
 #include "util/vkfd_log.h"
 
 #define VKFD_MAX_BACKENDS 8
 
-/*
- * Backends built into the library. A backend issue adds its entry here; the list
- * is empty until a context type exists, so no capset is offered.
- */
+/* Backends built into the library; each offers its capset only where it can work. */
 static const struct vkfd_backend *const builtin_backends[] = {
-   NULL,
+   &hsakmt_backend,
 };
 
 /* Process-wide registry; its own lock because get_cap_set runs before init. */

@@ -1,0 +1,313 @@
+/*
+ * Copyright 2026 The virtkfd Authors
+ * SPDX-License-Identifier: MIT
+ */
+#include "hsakmt_va.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hsakmt/hsakmt_context.h"
+#include "kfd/vkfd_kfd.h"
+#include "util/vkfd_log.h"
+#include "util/vkfd_math.h"
+
+#define VA_FALLBACK_STEP  (256ull << 30)
+#define VA_FALLBACK_TRIES 16
+#define VA_USER_SPACE_END (1ull << 47)
+#define VA_DEFAULT_SIZE   (64ull << 30)
+#define VA_MAX_SIZE       (8ull << 40)
+
+struct va_extent {
+   uint64_t start;
+   uint64_t size;
+   struct va_extent *next;
+};
+
+/* Process-wide, like libhsakmt's own state; the lock guards all of it. */
+static struct {
+   pthread_mutex_t lock;
+   bool placed;
+   enum vkfd_kfd_va_mode mode;
+   uint64_t start;
+   uint64_t size;
+   bool placeholder; /* we hold [start, start + size) PROT_NONE */
+   uint64_t guard;   /* kept free after each allocation (libhsakmt's guard page) */
+   unsigned users;
+   uint64_t used;
+   struct va_extent *free_list; /* sorted by start, never adjacent */
+} va = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint64_t
+page_size(void)
+{
+   return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* 2 x (system RAM + VRAM), capped at 8 TiB (§5.1); VIRTKFD_VA_WINDOW_SIZE overrides. */
+static uint64_t
+wanted_window_size(void)
+{
+   const char *env = getenv("VIRTKFD_VA_WINDOW_SIZE");
+   if (env && *env) {
+      char *end;
+      unsigned long long v = strtoull(env, &end, 0);
+      if (!*end && v)
+         return vkfd_align_down(v, HSAKMT_DEVICE_ALIGNMENT) ?: HSAKMT_DEVICE_ALIGNMENT;
+   }
+   uint64_t ram = (uint64_t)sysconf(_SC_PHYS_PAGES) * page_size();
+   uint64_t vram = 0;
+   for (uint32_t node = 0; node < vkfd_kfd_node_count(); node++) {
+      struct hsakmt_wire_node_properties props;
+      if (vkfd_kfd_node_is_gpu(node) && !vkfd_kfd_node_properties(node, &props))
+         vram += props.local_mem_size;
+   }
+   if (!ram || !vram)
+      return VA_DEFAULT_SIZE;
+   uint64_t size;
+   if (vkfd_ckd_add(&size, ram, vram) || vkfd_ckd_mul(&size, size, (uint64_t)2) ||
+       size > VA_MAX_SIZE)
+      size = VA_MAX_SIZE;
+   return vkfd_align_down(size, HSAKMT_DEVICE_ALIGNMENT);
+}
+
+static bool
+reserve_placeholder(uint64_t size)
+{
+   for (uint64_t i = 0; i < VA_FALLBACK_TRIES; i++) {
+      uint64_t base = HSAKMT_FIXED_VA_BASE + i * VA_FALLBACK_STEP;
+      if (base + size > VA_USER_SPACE_END)
+         break;
+      void *p =
+         mmap((void *)(uintptr_t)base, size, PROT_NONE,
+              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+      if (p == MAP_FAILED)
+         continue;
+      if ((uintptr_t)p != base) { /* a kernel without MAP_FIXED_NOREPLACE */
+         munmap(p, size);
+         continue;
+      }
+      madvise(p, size, MADV_DONTFORK);
+      va.start = base;
+      va.size = size;
+      va.placeholder = true;
+      return true;
+   }
+   return false;
+}
+
+static int
+window_place_locked(void)
+{
+   struct vkfd_kfd_va_info info;
+   vkfd_kfd_va_info(&info);
+   uint64_t size = wanted_window_size();
+
+   if (info.mode == VKFD_KFD_VA_RESERVED_SVM) {
+      /* the upper part of libhsakmt's aperture, away from low guest addresses */
+      size =
+         VKFD_MIN(size, vkfd_align_down(info.aperture_size / 2, HSAKMT_DEVICE_ALIGNMENT));
+      if (!size)
+         return VKFD_STATUS_NO_MEMORY;
+      va.start = vkfd_align_down(info.aperture_base + info.aperture_size - size,
+                                 HSAKMT_DEVICE_ALIGNMENT);
+      va.size = info.aperture_base + info.aperture_size - va.start;
+      va.guard = page_size();
+   } else if (!reserve_placeholder(size)) {
+      vkfd_err("OPEN_KFD: no free 0x%llx-byte window at 0x%llx or its fallbacks",
+               (unsigned long long)size, (unsigned long long)HSAKMT_FIXED_VA_BASE);
+      return VKFD_STATUS_NO_MEMORY;
+   } else {
+      va.guard = 0;
+   }
+
+   va.free_list = calloc(1, sizeof(*va.free_list));
+   if (!va.free_list) {
+      if (va.placeholder)
+         munmap((void *)(uintptr_t)va.start, va.size);
+      va.placeholder = false;
+      return VKFD_STATUS_NO_MEMORY;
+   }
+   va.free_list->start = va.start;
+   va.free_list->size = va.size;
+   va.mode = info.mode;
+   va.used = 0;
+   va.placed = true;
+   static const char *const modes[] = { "allocations unavailable", "native",
+                                        "reserved SVM aperture" };
+   vkfd_info("KFD VA window 0x%llx+0x%llx (%s)", (unsigned long long)va.start,
+             (unsigned long long)va.size, modes[info.mode]);
+   return VKFD_STATUS_SUCCESS;
+}
+
+static void
+window_remove_locked(void)
+{
+   while (va.free_list) {
+      struct va_extent *next = va.free_list->next;
+      free(va.free_list);
+      va.free_list = next;
+   }
+   if (va.placeholder)
+      munmap((void *)(uintptr_t)va.start, va.size);
+   va.placed = false;
+   va.placeholder = false;
+   va.mode = VKFD_KFD_VA_NONE;
+   va.start = 0;
+   va.size = 0;
+   va.guard = 0;
+   va.used = 0;
+}
+
+int
+hsakmt_va_window(struct hsakmt_context *ctx, uint64_t guest_hint, uint64_t *start,
+                 uint64_t *size)
+{
+   pthread_mutex_lock(&va.lock);
+   int status = va.placed ? VKFD_STATUS_SUCCESS : window_place_locked();
+   if (!status) {
+      if (!ctx->va_window_user) {
+         ctx->va_window_user = true;
+         va.users++;
+      }
+      *start = va.start;
+      *size = va.size;
+   }
+   pthread_mutex_unlock(&va.lock);
+   vkfd_debug("ctx %u: OPEN_KFD (guest hint 0x%llx): status %d", ctx->base.id,
+              (unsigned long long)guest_hint, status);
+   return status;
+}
+
+void
+hsakmt_va_context_release(struct hsakmt_context *ctx)
+{
+   if (!ctx->va_window_user)
+      return;
+   ctx->va_window_user = false;
+   pthread_mutex_lock(&va.lock);
+   /* the window follows the KFD device, whose SVM aperture may move when reopened */
+   if (--va.users == 0 && va.used == 0)
+      window_remove_locked();
+   pthread_mutex_unlock(&va.lock);
+}
+
+bool
+hsakmt_va_can_allocate(void)
+{
+   pthread_mutex_lock(&va.lock);
+   bool can = va.placed && va.mode != VKFD_KFD_VA_NONE;
+   pthread_mutex_unlock(&va.lock);
+   return can;
+}
+
+int
+hsakmt_va_alloc(uint64_t size, uint64_t alignment, uint64_t *out)
+{
+   uint64_t reserve;
+   if (!size || !vkfd_is_power_of_two(alignment) || alignment < page_size() ||
+       vkfd_ckd_add(&reserve, size, va.guard))
+      return VKFD_STATUS_INVALID_PARAMETER;
+
+   pthread_mutex_lock(&va.lock);
+   int status = VKFD_STATUS_NO_MEMORY;
+   if (!va.placed || va.mode == VKFD_KFD_VA_NONE)
+      goto out;
+   for (struct va_extent **link = &va.free_list; *link; link = &(*link)->next) {
+      struct va_extent *e = *link;
+      uint64_t start, end, extent_end = e->start + e->size;
+      if (vkfd_ckd_align_up(&start, e->start, alignment) ||
+          vkfd_ckd_add(&end, start, reserve) || end > extent_end)
+         continue;
+      /* split: [e->start, start) stays, [end, extent_end) becomes a new extent */
+      if (end < extent_end) {
+         struct va_extent *tail = calloc(1, sizeof(*tail));
+         if (!tail)
+            goto out;
+         tail->start = end;
+         tail->size = extent_end - end;
+         tail->next = e->next;
+         e->next = tail;
+      }
+      if (start > e->start) {
+         e->size = start - e->start;
+      } else {
+         *link = e->next;
+         free(e);
+      }
+      if (va.placeholder)
+         munmap((void *)(uintptr_t)start, size); /* the library maps here itself */
+      va.used += reserve;
+      *out = start;
+      status = VKFD_STATUS_SUCCESS;
+      break;
+   }
+   if (status)
+      vkfd_warn("KFD VA window full: no 0x%llx bytes aligned to 0x%llx (0x%llx in use)",
+                (unsigned long long)size, (unsigned long long)alignment,
+                (unsigned long long)va.used);
+out:
+   pthread_mutex_unlock(&va.lock);
+   return status;
+}
+
+void
+hsakmt_va_free(uint64_t start, uint64_t size)
+{
+   pthread_mutex_lock(&va.lock);
+   uint64_t reserve = size + va.guard;
+   if (va.placeholder)
+      mmap((void *)(uintptr_t)start, size, PROT_NONE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+   struct va_extent *prev = NULL, *next = va.free_list;
+   while (next && next->start < start) {
+      prev = next;
+      next = next->next;
+   }
+   if (prev && prev->start + prev->size == start) {
+      prev->size += reserve;
+      if (next && prev->start + prev->size == next->start) {
+         prev->size += next->size;
+         prev->next = next->next;
+         free(next);
+      }
+   } else if (next && start + reserve == next->start) {
+      next->start = start;
+      next->size += reserve;
+   } else {
+      struct va_extent *e = calloc(1, sizeof(*e));
+      if (e) {
+         e->start = start;
+         e->size = reserve;
+         e->next = next;
+         if (prev)
+            prev->next = e;
+         else
+            va.free_list = e;
+      } else {
+         /* the range is lost to the window, not to the process: log and go on */
+         vkfd_err("KFD VA window: out of memory returning 0x%llx+0x%llx",
+                  (unsigned long long)start, (unsigned long long)reserve);
+      }
+   }
+   va.used -= reserve;
+   if (va.users == 0 && va.used == 0)
+      window_remove_locked();
+   pthread_mutex_unlock(&va.lock);
+}
+
+void
+hsakmt_va_stats(uint64_t *used, uint32_t *free_extents)
+{
+   pthread_mutex_lock(&va.lock);
+   *used = va.used;
+   uint32_t n = 0;
+   for (struct va_extent *e = va.free_list; e; e = e->next)
+      n++;
+   *free_extents = n;
+   pthread_mutex_unlock(&va.lock);
+}
