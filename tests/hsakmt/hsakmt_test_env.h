@@ -1,0 +1,36 @@
+/*
+ * Copyright 2026 The virtkfd Authors
+ * SPDX-License-Identifier: MIT
+ *
+ * Set-up shared by the ROCm-context tests: a renderer initialised like QEMU, one
+ * guest context on the KFD emulator, and leak accounting (fds, emulator buffers and
+ * registrations) checked at teardown. Mappings are counted by the tests that make
+ * them: glibc caches thread stacks, so a process-wide count would not hold.
+ */
+#ifndef HSAKMT_TEST_ENV_H
+#define HSAKMT_TEST_ENV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hsakmt_guest.h"
+#include "test_common.h"
+
+struct hsakmt_test_env {
+   struct test_vmm vmm;
+   struct hsakmt_guest guest;
+   int fds;
+   unsigned live_bos;
+   unsigned userptrs;
+};
+
+/* The number of lines in /proc/self/maps. */
+int hsakmt_test_count_maps(void);
+
+/* Initialises the renderer and opens one guest context (ctx 1). */
+void hsakmt_test_env_start(struct hsakmt_test_env *env);
+
+/* Tears it all down and asserts that nothing leaked. */
+void hsakmt_test_env_stop(struct hsakmt_test_env *env);
+
+#endif /* HSAKMT_TEST_ENV_H */

@@ -1,0 +1,486 @@
+/*
+ * Copyright 2026 The virtkfd Authors
+ * SPDX-License-Identifier: MIT
+ *
+ * Zero-copy userptr end to end (design.md "The userptr path", wire-protocol.md §4.3):
+ * CREATE_BLOB(HOST3D_GUEST) from memfd guest RAM -> MAP_USERPTR -> REG_MEM_WITH_FLAG
+ * -> MAP_TO_GPU_NODES on the real libhsakmt over the KFD emulator. The emulator shows
+ * one USERPTR allocation at the alias, the GPU and the guest see the same bytes, and
+ * unref leaves no registration, mapping or fd behind. Then every refusal.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "hsakmt_test_env.h"
+#include "kfdsim.h"
+
+#define PAGE         4096u
+#define RAM_SIZE     (128u << 20)
+#define BUFFER_SIZE  (64u << 20)
+#define KFD_ALLOC_NR 0x16
+#define KFD_MAP_NR   0x18
+#define KFD_USERPTR  (1u << 2) /* KFD_IOC_ALLOC_MEM_FLAGS_USERPTR */
+
+static struct hsakmt_test_env env;
+static struct test_guest_ram ram;
+static uint32_t gpu_node_id;
+
+static int
+setup(void **state)
+{
+   hsakmt_test_env_start(&env);
+   test_guest_ram_create(&ram, RAM_SIZE);
+   /* node 1 is the GPU in the emulator's default topology */
+   struct hsakmt_query_info_rsp *rsp;
+   uint32_t node = 1;
+   rsp = hsakmt_guest_query(&env.guest, HSAKMT_QUERY_GET_NODE_PROP, &node, 4, 0);
+   assert_true(rsp->node_props.kfd_gpu_id != 0);
+   gpu_node_id = node;
+   return 0;
+}
+
+static int
+teardown(void **state)
+{
+   test_guest_ram_destroy(&ram);
+   hsakmt_test_env_stop(&env);
+   return 0;
+}
+
+static int
+create_userptr(uint32_t res_id, const struct iovec *iov, uint32_t count, uint64_t size,
+               uint32_t flags)
+{
+   struct virgl_renderer_resource_create_blob_args args = {
+      .res_handle = res_id,
+      .ctx_id = env.guest.ctx_id,
+      .blob_mem = VIRGL_RENDERER_BLOB_MEM_HOST3D_GUEST,
+      .blob_flags = flags,
+      .blob_id = hsakmt_guest_new_blob_id(&env.guest),
+      .size = size,
+      .iovecs = iov,
+      .num_iovs = count,
+   };
+   return virgl_renderer_resource_create_blob(&args);
+}
+
+static struct hsakmt_memory_rsp *
+memory_call(uint32_t type, uint32_t res_id, struct hsakmt_memory_req *req, uint32_t len)
+{
+   req->type = type;
+   req->res_id = res_id;
+   return hsakmt_guest_memory(&env.guest, req, len);
+}
+
+static int
+map_userptr(uint32_t res_id, uint64_t *handle)
+{
+   struct hsakmt_memory_req req;
+   memset(&req, 0, sizeof(req));
+   struct hsakmt_memory_rsp *rsp =
+      memory_call(HSAKMT_MEMORY_MAP_USERPTR, res_id, &req, 0);
+   *handle = rsp->map_userptr.userptr_handle;
+   return rsp->hdr.ret;
+}
+
+static int
+register_userptr(uint32_t res_id, uint64_t handle, uint64_t size, uint32_t flags)
+{
+   struct hsakmt_memory_req req;
+   memset(&req, 0, sizeof(req));
+   req.reg_mem_with_flag.memory_address = handle;
+   req.reg_mem_with_flag.memory_size_in_bytes = size;
+   req.reg_mem_with_flag.mem_flags = flags;
+   return memory_call(HSAKMT_MEMORY_REG_MEM_WITH_FLAG, res_id, &req, 0)->hdr.ret;
+}
+
+static int
+map_to_gpu(uint32_t res_id, uint64_t address, uint64_t size, const uint32_t *nodes,
+           uint32_t count, uint32_t len, uint64_t *gpu_va)
+{
+   uint8_t buffer[512];
+   memset(buffer, 0, sizeof(buffer));
+   struct hsakmt_memory_req *req = (struct hsakmt_memory_req *)buffer;
+   req->map_to_gpu_nodes.memory_address = address;
+   req->map_to_gpu_nodes.memory_size_in_bytes = size;
+   req->map_to_gpu_nodes.number_of_nodes = count;
+   memcpy(buffer + HSAKMT_MEMORY_PAYLOAD_OFFSET, nodes, (count < 32 ? count : 32) * 4);
+   if (!len)
+      len = (HSAKMT_MEMORY_PAYLOAD_OFFSET + 4 * count + 7) & ~7u;
+   struct hsakmt_memory_rsp *rsp =
+      memory_call(HSAKMT_MEMORY_MAP_TO_GPU_NODES, res_id, req, len);
+   if (gpu_va)
+      *gpu_va = rsp->memory_handle;
+   return rsp->hdr.ret;
+}
+
+/* True when no page of [address, address + size) is mapped (msync fails on holes). */
+static bool
+range_unmapped(uint64_t address, uint64_t size)
+{
+   for (uint64_t off = 0; off < size; off += PAGE) {
+      if (msync((void *)(uintptr_t)(address + off), PAGE, MS_ASYNC) == 0 ||
+          errno != ENOMEM)
+         return false;
+   }
+   return true;
+}
+
+/* Shuffled page order, deterministic. */
+static uint32_t *
+shuffled(uint32_t count, uint32_t seed)
+{
+   uint32_t *perm = malloc(count * sizeof(*perm));
+   assert_non_null(perm);
+   for (uint32_t i = 0; i < count; i++)
+      perm[i] = i;
+   uint32_t x = seed * 2654435761u + 1;
+   for (uint32_t i = count - 1; i > 0; i--) {
+      x = x * 1664525u + 1013904223u;
+      uint32_t j = x % (i + 1);
+      uint32_t t = perm[i];
+      perm[i] = perm[j];
+      perm[j] = t;
+   }
+   return perm;
+}
+
+/* The whole guest sequence over `chunk`-sized shuffled pieces of guest RAM. */
+static void
+full_sequence(uint32_t chunk, bool shuffle)
+{
+   uint32_t count = BUFFER_SIZE / chunk;
+   uint32_t *perm = shuffle ? shuffled(count, chunk) : NULL;
+   struct iovec *iov = calloc(count, sizeof(*iov));
+   assert_non_null(iov);
+   for (uint32_t i = 0; i < count; i++) {
+      uint32_t piece = perm ? perm[i] : i;
+      iov[i].iov_base = ram.base + (size_t)piece * chunk;
+      iov[i].iov_len = chunk;
+      /* the guest's data: each alias page says where it is in the buffer */
+      for (uint32_t off = 0; off < chunk; off += PAGE) {
+         uint32_t tag = (uint32_t)(((size_t)i * chunk + off) / PAGE);
+         memcpy(ram.base + (size_t)piece * chunk + off, &tag, 4);
+      }
+   }
+   unsigned userptrs = kfdsim_userptr_count();
+
+   uint32_t res = hsakmt_guest_new_res_id(&env.guest);
+   assert_int_equal(
+      create_userptr(res, iov, count, BUFFER_SIZE, VIRGL_RENDERER_BLOB_FLAG_USE_USERPTR),
+      0);
+   uint64_t handle = 0;
+   assert_int_equal(map_userptr(res, &handle), 0);
+   assert_true(handle != 0);
+   if (count == 1 || !shuffle)
+      assert_true(handle == (uint64_t)(uintptr_t)ram.base); /* one run: used directly */
+   kfdsim_log_clear();
+   assert_int_equal(register_userptr(res, handle, BUFFER_SIZE, 0), 0);
+   assert_int_equal(register_userptr(res, handle, BUFFER_SIZE, 0), 0); /* idempotent */
+   uint64_t gpu_va = 0;
+   assert_int_equal(map_to_gpu(res, handle, BUFFER_SIZE, &gpu_node_id, 1, 0, &gpu_va), 0);
+   assert_true(gpu_va != 0);
+
+   /* one USERPTR allocation, at the alias address, for the whole buffer */
+   assert_int_equal(kfdsim_userptr_count(), userptrs + 1);
+   assert_int_equal(kfdsim_userptr_bytes() >= BUFFER_SIZE, true);
+   struct kfdsim_ioctl_record rec;
+   assert_int_equal(kfdsim_log_find_last(KFD_ALLOC_NR, &rec), 0);
+   uint64_t va_addr, size, mmap_offset;
+   uint32_t flags;
+   memcpy(&va_addr, rec.in + 0, 8);
+   memcpy(&size, rec.in + 8, 8);
+   memcpy(&mmap_offset, rec.in + 24, 8);
+   memcpy(&flags, rec.in + 36, 4);
+   assert_true(flags & KFD_USERPTR);
+   assert_true(mmap_offset == handle);
+   assert_true(size == BUFFER_SIZE);
+   struct kfdsim_bo_info bo;
+   assert_int_equal(kfdsim_bo_find(gpu_va, &bo), 0);
+   assert_true(bo.cpu_addr == handle);
+   assert_int_equal(bo.mapped_gpus, 1);
+
+   /* the GPU reads what the guest wrote, in buffer order, and the guest sees GPU writes
+    */
+   for (uint32_t page = 0; page < BUFFER_SIZE / PAGE; page += 257) {
+      uint32_t tag = 0;
+      assert_int_equal(kfdsim_gpu_read(gpu_va + (uint64_t)page * PAGE, &tag, 4), 0);
+      assert_int_equal(tag, page);
+   }
+   uint32_t magic = 0x5eedf00d;
+   uint32_t last = BUFFER_SIZE / PAGE - 1;
+   assert_int_equal(kfdsim_gpu_write(gpu_va + (uint64_t)last * PAGE + 8, &magic, 4), 0);
+   uint32_t last_piece = perm ? perm[count - 1] : count - 1;
+   uint8_t *guest_page = ram.base + (size_t)last_piece * chunk + (chunk - PAGE);
+   assert_memory_equal(guest_page + 8, &magic, 4);
+
+   /* QEMU's teardown: detach_iov, then unref; nothing is left */
+   struct iovec *back;
+   int back_count;
+   virgl_renderer_resource_detach_iov(res, &back, &back_count);
+   assert_int_equal(kfdsim_userptr_count(), userptrs);
+   virgl_renderer_resource_unref(res);
+   assert_int_equal(kfdsim_userptr_count(), userptrs);
+   if (handle != (uint64_t)(uintptr_t)ram.base)
+      assert_true(range_unmapped(handle, BUFFER_SIZE)); /* the alias is gone */
+   free(iov);
+   free(perm);
+}
+
+static void
+test_userptr_shuffled_pages(void **state)
+{
+   full_sequence(PAGE, true); /* 16384 entries */
+}
+
+static void
+test_userptr_2mib_runs(void **state)
+{
+   full_sequence(2u << 20, true);
+}
+
+static void
+test_userptr_one_run(void **state)
+{
+   full_sequence(BUFFER_SIZE, false);
+}
+
+static void
+test_userptr_unref_without_detach(void **state)
+{
+   /* crosvm unrefs without detach_iov: unref alone tears everything down */
+   unsigned userptrs = kfdsim_userptr_count();
+   struct iovec iov[2] = { { ram.base + 2 * PAGE, PAGE }, { ram.base, PAGE } };
+   uint32_t res = hsakmt_guest_new_res_id(&env.guest);
+   assert_int_equal(create_userptr(res, iov, 2, 2 * PAGE, 0), 0); /* no USERPTR flag */
+   uint64_t handle;
+   assert_int_equal(map_userptr(res, &handle), 0);
+   assert_int_equal(register_userptr(res, handle, 2 * PAGE, 0), 0);
+   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, &gpu_node_id, 1, 0, NULL), 0);
+   virgl_renderer_resource_unref(res);
+   assert_int_equal(kfdsim_userptr_count(), userptrs);
+}
+
+static void
+test_userptr_refused_memory(void **state)
+{
+   uint64_t handle;
+   uint32_t res;
+
+   /* private anonymous memory (a VMM without share=on): refused, never copied */
+   uint8_t *private_ram =
+      mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+   struct iovec priv[2] = { { private_ram + PAGE, PAGE }, { private_ram, PAGE } };
+   res = hsakmt_guest_new_res_id(&env.guest);
+   assert_int_equal(create_userptr(res, priv, 2, 2 * PAGE, 0), 0);
+   assert_int_equal(map_userptr(res, &handle), VKFD_STATUS_INVALID_PARAMETER);
+   assert_true(handle == 0);
+   assert_int_equal(register_userptr(res, 0, 2 * PAGE, 0), VKFD_STATUS_INVALID_HANDLE);
+   virgl_renderer_resource_unref(res);
+   munmap(private_ram, 4 * PAGE);
+
+   /* unaligned entries */
+   struct iovec unaligned[2] = { { ram.base + 100, PAGE },
+                                 { ram.base + 3 * PAGE, PAGE } };
+   res = hsakmt_guest_new_res_id(&env.guest);
+   assert_int_equal(create_userptr(res, unaligned, 2, 2 * PAGE, 0), 0);
+   assert_int_equal(map_userptr(res, &handle), VKFD_STATUS_INVALID_PARAMETER);
+   virgl_renderer_resource_unref(res);
+
+   /* a read-only mapping: refused without RDONLY, accepted with it */
+   uint8_t *ro = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, ram.fd, 0);
+   assert_true(ro != MAP_FAILED);
+   struct iovec rov[2] = { { ro + PAGE, PAGE }, { ro, PAGE } };
+   res = hsakmt_guest_new_res_id(&env.guest);
+   assert_int_equal(create_userptr(res, rov, 2, 2 * PAGE, 0), 0);
+   assert_int_equal(map_userptr(res, &handle), VKFD_STATUS_INVALID_PARAMETER);
+   virgl_renderer_resource_unref(res);
+   res = hsakmt_guest_new_res_id(&env.guest);
+   assert_int_equal(create_userptr(res, rov, 2, 2 * PAGE,
+                                   VIRGL_RENDERER_BLOB_FLAG_USE_USERPTR |
+                                      VIRGL_RENDERER_BLOB_FLAG_USERPTR_RDONLY),
+                    0);
+   assert_int_equal(map_userptr(res, &handle), 0);
+   /*
+    * Measured: libhsakmt 5.2.3 requests WRITABLE for every userptr, so KFD (and the
+    * emulator) refuse read-only pages. The GPU must not get write access the guest
+    * did not grant: a clean failure, nothing registered.
+    */
+   unsigned userptrs = kfdsim_userptr_count();
+   int status = register_userptr(res, handle, 2 * PAGE, HSAKMT_MEMFLAG_READ_ONLY);
+   if (status)
+      assert_int_equal(kfdsim_userptr_count(), userptrs);
+   else
+      assert_int_equal(kfdsim_userptr_count(), userptrs + 1);
+   virgl_renderer_resource_unref(res);
+   assert_int_equal(kfdsim_userptr_count(), userptrs);
+   munmap(ro, 2 * PAGE);
+
+   /* an entry spanning two mappings of different files */
+   int other = memfd_create("other-ram", MFD_CLOEXEC);
+   assert_int_equal(ftruncate(other, PAGE), 0);
+   uint8_t *pair = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, ram.fd, 0);
+   assert_true(pair != MAP_FAILED);
+   assert_true(mmap(pair + PAGE, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+                    other, 0) != MAP_FAILED);
+   struct iovec span[2] = { { pair, 2 * PAGE }, { ram.base + 8 * PAGE, PAGE } };
+   res = hsakmt_guest_new_res_id(&env.guest);
+   assert_int_equal(create_userptr(res, span, 2, 3 * PAGE, 0), 0);
+   assert_int_equal(map_userptr(res, &handle), VKFD_STATUS_INVALID_PARAMETER);
+   virgl_renderer_resource_unref(res);
+   munmap(pair, 2 * PAGE);
+   close(other);
+
+   /* the same guest page in a second blob */
+   struct iovec a[2] = { { ram.base + 20 * PAGE, PAGE }, { ram.base + 22 * PAGE, PAGE } };
+   struct iovec b[2] = { { ram.base + 30 * PAGE, PAGE }, { ram.base + 22 * PAGE, PAGE } };
+   uint32_t res_a = hsakmt_guest_new_res_id(&env.guest);
+   uint32_t res_b = hsakmt_guest_new_res_id(&env.guest);
+   assert_int_equal(create_userptr(res_a, a, 2, 2 * PAGE, 0), 0);
+   assert_int_equal(create_userptr(res_b, b, 2, 2 * PAGE, 0), 0);
+   assert_int_equal(map_userptr(res_a, &handle), 0);
+   assert_int_equal(map_userptr(res_b, &handle), VKFD_STATUS_INVALID_PARAMETER);
+   virgl_renderer_resource_unref(res_a);
+   virgl_renderer_resource_unref(res_b);
+
+   /* a mappable or non-page-sized userptr blob is refused at creation */
+   struct iovec one = { ram.base, PAGE };
+   res = hsakmt_guest_new_res_id(&env.guest);
+   assert_int_equal(
+      create_userptr(res, &one, 1, PAGE, VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE), -EINVAL);
+   assert_int_equal(create_userptr(res, &one, 1, 100, 0), -EINVAL);
+}
+
+static void
+test_userptr_bad_commands(void **state)
+{
+   struct iovec iov[2] = { { ram.base + 4 * PAGE, PAGE }, { ram.base + 2 * PAGE, PAGE } };
+   uint32_t res = hsakmt_guest_new_res_id(&env.guest);
+   assert_int_equal(create_userptr(res, iov, 2, 2 * PAGE, 0), 0);
+   uint64_t handle;
+
+   /* REG before MAP_USERPTR; REG of something else; REG of a raw address */
+   assert_int_equal(register_userptr(res, 0x1000, 2 * PAGE, 0),
+                    VKFD_STATUS_INVALID_HANDLE);
+   assert_int_equal(map_userptr(res, &handle), 0);
+   assert_int_equal(register_userptr(res + 1000, handle, 2 * PAGE, 0),
+                    VKFD_STATUS_INVALID_HANDLE);
+   assert_int_equal(register_userptr(env.guest.shmem_res_id, handle, PAGE, 0),
+                    VKFD_STATUS_INVALID_HANDLE);
+   assert_int_equal(register_userptr(0, (uint64_t)(uintptr_t)ram.base, PAGE, 0),
+                    VKFD_STATUS_INVALID_HANDLE);
+   assert_int_equal(register_userptr(res, handle + PAGE, PAGE, 0),
+                    VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(register_userptr(res, handle, 3 * PAGE, 0),
+                    VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(register_userptr(res, handle, 0, 0), VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(register_userptr(res, handle, 2 * PAGE, 0x80000000u),
+                    VKFD_STATUS_INVALID_PARAMETER);
+   /* MAP before REG */
+   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, &gpu_node_id, 1, 0, NULL),
+                    VKFD_STATUS_MEMORY_NOT_REGISTERED);
+
+   /* a failing registration leaves nothing behind and can be retried */
+   unsigned userptrs = kfdsim_userptr_count();
+   assert_int_equal(kfdsim_fail_next(KFD_ALLOC_NR, 1, ENOMEM), 0);
+   assert_true(register_userptr(res, handle, 2 * PAGE, 0) != 0);
+   assert_int_equal(kfdsim_userptr_count(), userptrs);
+   assert_int_equal(register_userptr(res, handle, 2 * PAGE, 0), 0);
+
+   /* node lists: none, too many, longer than the request, a CPU node, unknown */
+   uint32_t nodes[40] = { 0 };
+   for (int i = 0; i < 40; i++)
+      nodes[i] = gpu_node_id;
+   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, nodes, 0, 0, NULL),
+                    VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, nodes, 33, 0, NULL),
+                    VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, nodes, 4, 312, NULL),
+                    VKFD_STATUS_INVALID_PARAMETER);
+   uint32_t cpu = 0, unknown = 77;
+   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, &cpu, 1, 0, NULL),
+                    VKFD_STATUS_INVALID_NODE_UNIT);
+   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, &unknown, 1, 0, NULL),
+                    VKFD_STATUS_INVALID_NODE_UNIT);
+   /* addresses outside the object, straddling its end, or wrapping */
+   assert_int_equal(map_to_gpu(res, handle + PAGE, 2 * PAGE, &gpu_node_id, 1, 0, NULL),
+                    VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(map_to_gpu(res, (uint64_t)(uintptr_t)ram.base + 50 * PAGE, PAGE,
+                               &gpu_node_id, 1, 0, NULL),
+                    VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(
+      map_to_gpu(res, UINT64_MAX - PAGE, 2 * PAGE, &gpu_node_id, 1, 0, NULL),
+      VKFD_STATUS_INVALID_PARAMETER);
+
+   /* a failing GPU map, then a good one */
+   assert_int_equal(kfdsim_fail_next(KFD_MAP_NR, 1, EINVAL), 0);
+   assert_true(map_to_gpu(res, handle, 2 * PAGE, &gpu_node_id, 1, 0, NULL) != 0);
+   uint64_t gpu_va;
+   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, &gpu_node_id, 1, 0, &gpu_va), 0);
+   assert_true(gpu_va != 0);
+
+   /* MAP_USERPTR of ids that are not memory objects of this context */
+   assert_int_equal(map_userptr(env.guest.shmem_res_id, &handle),
+                    VKFD_STATUS_INVALID_HANDLE);
+   assert_int_equal(map_userptr(123456, &handle), VKFD_STATUS_INVALID_HANDLE);
+   assert_true(handle == 0);
+
+   /* DETACH_BACKING while registered and mapped: torn down before the VMM unmaps */
+   struct iovec *back;
+   int back_count;
+   virgl_renderer_resource_detach_iov(res, &back, &back_count);
+   assert_int_equal(kfdsim_userptr_count(), userptrs);
+   assert_int_equal(map_userptr(res, &handle), VKFD_STATUS_INVALID_HANDLE);
+   virgl_renderer_resource_unref(res);
+}
+
+static void
+test_userptr_other_context_cannot_name_it(void **state)
+{
+   struct iovec iov = { ram.base + 40 * PAGE, PAGE };
+   uint32_t res = hsakmt_guest_new_res_id(&env.guest);
+   assert_int_equal(create_userptr(res, &iov, 1, PAGE, 0), 0);
+   uint64_t handle;
+   assert_int_equal(map_userptr(res, &handle), 0);
+
+   struct hsakmt_guest other;
+   assert_int_equal(hsakmt_guest_open(&other, 2, 5000), 0);
+   struct hsakmt_memory_req req;
+   memset(&req, 0, sizeof(req));
+   req.type = HSAKMT_MEMORY_REG_MEM_WITH_FLAG;
+   req.res_id = res;
+   req.reg_mem_with_flag.memory_address = handle;
+   req.reg_mem_with_flag.memory_size_in_bytes = PAGE;
+   struct hsakmt_memory_rsp *rsp = hsakmt_guest_memory(&other, &req, 0);
+   assert_int_equal(rsp->hdr.ret, VKFD_STATUS_INVALID_HANDLE);
+   hsakmt_guest_close(&other);
+   virgl_renderer_resource_unref(res);
+}
+
+int
+main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+   const struct CMUnitTest tests[] = {
+      T(test_userptr_shuffled_pages),
+      T(test_userptr_2mib_runs),
+      T(test_userptr_one_run),
+      T(test_userptr_unref_without_detach),
+      T(test_userptr_refused_memory),
+      T(test_userptr_bad_commands),
+      T(test_userptr_other_context_cannot_name_it),
+   };
+#undef T
+   return cmocka_run_group_tests_name("hsakmt-userptr", tests, NULL, NULL);
+}

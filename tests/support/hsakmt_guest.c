@@ -1,0 +1,130 @@
+/*
+ * Copyright 2026 The virtkfd Authors
+ * SPDX-License-Identifier: MIT
+ */
+#include "hsakmt_guest.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "virglrenderer.h"
+
+int
+hsakmt_guest_open(struct hsakmt_guest *guest, uint32_t ctx_id, uint32_t first_res_id)
+{
+   memset(guest, 0, sizeof(*guest));
+   guest->ctx_id = ctx_id;
+   guest->next_res_id = first_res_id;
+   guest->next_blob_id = 1;
+   int ret =
+      virgl_renderer_context_create_with_flags(ctx_id, HSAKMT_CAPSET_ID, 5, "guest");
+   if (ret)
+      return ret;
+   guest->shmem_res_id = hsakmt_guest_new_res_id(guest);
+   struct virgl_renderer_resource_create_blob_args args = {
+      .res_handle = guest->shmem_res_id,
+      .ctx_id = ctx_id,
+      .blob_mem = VIRGL_RENDERER_BLOB_MEM_HOST3D,
+      .blob_flags = VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE,
+      .blob_id = 0,
+      .size = HSAKMT_GUEST_SHMEM_SIZE,
+   };
+   ret = virgl_renderer_resource_create_blob(&args);
+   if (ret)
+      return -ret;
+   void *map;
+   uint64_t size;
+   ret = virgl_renderer_resource_map(guest->shmem_res_id, &map, &size);
+   if (ret)
+      return -ret;
+   guest->shmem = map;
+   const struct hsakmt_shmem *shmem = map;
+   guest->rsp_mem_offset = shmem->rsp_mem_offset;
+   guest->rsp_area_size = HSAKMT_GUEST_SHMEM_SIZE - guest->rsp_mem_offset;
+   return 0;
+}
+
+void
+hsakmt_guest_close(struct hsakmt_guest *guest)
+{
+   if (guest->shmem)
+      virgl_renderer_resource_unmap(guest->shmem_res_id);
+   virgl_renderer_resource_unref(guest->shmem_res_id);
+   virgl_renderer_context_destroy(guest->ctx_id);
+   guest->shmem = NULL;
+}
+
+uint32_t
+hsakmt_guest_published_seqno(const struct hsakmt_guest *guest)
+{
+   return atomic_load_explicit((_Atomic uint32_t *)guest->shmem, memory_order_acquire);
+}
+
+int
+hsakmt_guest_submit_raw(struct hsakmt_guest *guest, const void *buffer, size_t size)
+{
+   guest->last_submit =
+      virgl_renderer_submit_cmd((void *)buffer, (int)guest->ctx_id, (int)(size / 4));
+   return guest->last_submit;
+}
+
+void *
+hsakmt_guest_call(struct hsakmt_guest *guest, void *req, uint32_t req_len,
+                  uint32_t rsp_len)
+{
+   struct hsakmt_ccmd_req *hdr = req;
+   uint32_t slot = (rsp_len + 7) & ~7u;
+   /* the guest's slot allocator: wrap to 0 when the slot would reach the end */
+   if (guest->next_rsp_off + slot >= guest->rsp_area_size)
+      guest->next_rsp_off = 0;
+   hdr->len = req_len;
+   hdr->seqno = ++guest->seqno;
+   hdr->rsp_off = guest->next_rsp_off;
+   guest->next_rsp_off += slot;
+   uint8_t *rsp = guest->shmem + guest->rsp_mem_offset + hdr->rsp_off;
+   if (rsp_len) {
+      memset(rsp, 0xcc, slot);
+      memcpy(rsp, &slot, sizeof(slot));
+   }
+   /* commands are 4-byte aligned buffers, as QEMU hands them over */
+   hsakmt_guest_submit_raw(guest, req, req_len);
+   if ((int32_t)(hsakmt_guest_published_seqno(guest) - hdr->seqno) < 0)
+      return NULL;
+   return rsp;
+}
+
+struct hsakmt_query_info_rsp *
+hsakmt_guest_query(struct hsakmt_guest *guest, uint32_t type, const void *arg,
+                   size_t arg_size, uint32_t rsp_len)
+{
+   struct hsakmt_query_info_req req;
+   memset(&req, 0, sizeof(req));
+   req.hdr.cmd = HSAKMT_CCMD_QUERY_INFO;
+   req.type = type;
+   if (arg)
+      memcpy(req.raw, arg, arg_size);
+   return hsakmt_guest_call(guest, &req, sizeof(req),
+                            rsp_len ? rsp_len : sizeof(struct hsakmt_query_info_rsp));
+}
+
+struct hsakmt_memory_rsp *
+hsakmt_guest_memory(struct hsakmt_guest *guest, struct hsakmt_memory_req *req,
+                    uint32_t req_len)
+{
+   req->hdr.cmd = HSAKMT_CCMD_MEMORY;
+   return hsakmt_guest_call(guest, req, req_len ? req_len : sizeof(*req),
+                            sizeof(struct hsakmt_memory_rsp));
+}
+
+uint64_t
+hsakmt_guest_new_blob_id(struct hsakmt_guest *guest)
+{
+   return guest->next_blob_id++;
+}
+
+uint32_t
+hsakmt_guest_new_res_id(struct hsakmt_guest *guest)
+{
+   return guest->next_res_id++;
+}

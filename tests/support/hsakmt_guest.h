@@ -1,0 +1,66 @@
+/*
+ * Copyright 2026 The virtkfd Authors
+ * SPDX-License-Identifier: MIT
+ *
+ * A miniature guest libhsakmt for tests: it creates a capset-8 context and its
+ * shared-memory blob through the public API, then sends requests the way the guest's
+ * virtio transport does (slot allocation, pre-written slot length, seqno) and returns
+ * the response.
+ */
+#ifndef HSAKMT_GUEST_H
+#define HSAKMT_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtkfd/hsakmt_proto.h"
+
+#define HSAKMT_GUEST_SHMEM_SIZE (80u * 4096u)
+
+struct hsakmt_guest {
+   uint32_t ctx_id;
+   uint32_t shmem_res_id;
+   uint8_t *shmem; /* the library's mapping of the shmem blob (resource_map) */
+   uint32_t rsp_mem_offset;
+   uint32_t rsp_area_size;
+   uint32_t seqno;
+   uint32_t next_rsp_off;
+   uint32_t next_res_id;
+   uint64_t next_blob_id;
+   int last_submit; /* virgl_renderer_submit_cmd's result */
+};
+
+/* Creates the context and the shmem blob; 0 or an errno-style failure. */
+int hsakmt_guest_open(struct hsakmt_guest *guest, uint32_t ctx_id, uint32_t first_res_id);
+
+void hsakmt_guest_close(struct hsakmt_guest *guest);
+
+/*
+ * Sends one request of `req_len` bytes (its header is filled in here) with a response
+ * slot of `rsp_len` bytes; returns the response in the shmem, or NULL when the
+ * seqno was not published.
+ */
+void *hsakmt_guest_call(struct hsakmt_guest *guest, void *req, uint32_t req_len,
+                        uint32_t rsp_len);
+
+/* The same, with the raw submit result (no header fix-up beyond seqno and rsp_off). */
+int hsakmt_guest_submit_raw(struct hsakmt_guest *guest, const void *buffer, size_t size);
+
+uint32_t hsakmt_guest_published_seqno(const struct hsakmt_guest *guest);
+
+/* Convenience: a QUERY_INFO of `type`, with `arg` copied into the argument union. */
+struct hsakmt_query_info_rsp *
+hsakmt_guest_query(struct hsakmt_guest *guest, uint32_t type, const void *arg,
+                   size_t arg_size, uint32_t rsp_len);
+
+/* Convenience: a MEMORY request prepared by the caller (type, args, res_id, blob id). */
+struct hsakmt_memory_rsp *
+hsakmt_guest_memory(struct hsakmt_guest *guest, struct hsakmt_memory_req *req,
+                    uint32_t req_len);
+
+uint64_t hsakmt_guest_new_blob_id(struct hsakmt_guest *guest);
+
+uint32_t hsakmt_guest_new_res_id(struct hsakmt_guest *guest);
+
+#endif /* HSAKMT_GUEST_H */
