@@ -30,7 +30,8 @@ static void
 record(struct test_vmm *vmm, uint32_t ctx_id, uint32_t ring_idx, uint64_t id)
 {
    pthread_mutex_lock(&vmm->lock);
-   if (vmm->inside_create)
+   /* a worker may call back while the VMM thread is in a call; only re-entry counts */
+   if (vmm->inside_create && pthread_equal(pthread_self(), vmm->main_thread))
       vmm->callback_inside_create = true;
    if (vmm->count < TEST_MAX_FENCES) {
       struct test_fence_record *rec = &vmm->records[vmm->count];
