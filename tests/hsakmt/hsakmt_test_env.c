@@ -43,11 +43,15 @@ hsakmt_test_env_start(struct hsakmt_test_env *env)
 void
 hsakmt_test_env_stop(struct hsakmt_test_env *env)
 {
-   /* everything the test made is gone once its resources are unref'd */
-   assert_int_equal(kfdsim_userptr_count(), env->userptrs);
-   assert_int_equal(kfdsim_live_bos(), env->live_bos);
-   assert_int_equal(test_count_fds(), env->fds);
+   /* measured before, asserted after the cleanup, so a failure cannot cascade */
+   unsigned userptrs = kfdsim_userptr_count();
+   unsigned live_bos = kfdsim_live_bos();
+   int fds = test_count_fds();
    hsakmt_guest_close(&env->guest);
    virgl_renderer_cleanup(NULL);
    test_vmm_fini(&env->vmm);
+   /* everything the test made is gone once its resources are unref'd */
+   assert_int_equal(userptrs, env->userptrs);
+   assert_int_equal(live_bos, env->live_bos);
+   assert_int_equal(fds, env->fds);
 }
