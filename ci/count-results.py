@@ -50,8 +50,15 @@ def count(path):
 
 def main():
     total = [0, 0, 0]
+    if len(sys.argv) < 2:
+        print("no test logs: the builds failed")
+        total[1] += 1
     for path in sys.argv[1:]:
-        p, f, s, names = count(path)
+        try:
+            p, f, s, names = count(path)
+        except (OSError, ValueError) as err:
+            print(f"{path}: unreadable ({err}): counted as one failure")
+            p, f, s, names = 0, 1, 0, [path]
         print(f"{path}: {p} passed, {f} failed, {s} skipped"
               + (f" (failing: {', '.join(names)})" if names else ""))
         total = [total[0] + p, total[1] + f, total[2] + s]

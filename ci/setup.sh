@@ -9,6 +9,7 @@ packages="
    libhsakmt-dev libdrm-dev
    libcmocka-dev
    clang-format
+   valgrind
 "
 
 missing=""
