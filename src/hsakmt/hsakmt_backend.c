@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "virglrenderer.h"
 
@@ -127,6 +128,9 @@ hsakmt_context_create(uint32_t ctx_id, const char *name, struct vkfd_context **o
    if (!ctx)
       return -ENOMEM;
    vkfd_context_base_init(&ctx->base, &hsakmt_context_ops, HSAKMT_NUM_RINGS);
+   if (getrandom(&ctx->token_salt, sizeof(ctx->token_salt), GRND_NONBLOCK) !=
+       sizeof(ctx->token_salt))
+      ctx->token_salt = (uint64_t)(uintptr_t)ctx ^ ((uint64_t)ctx_id << 40);
    hsakmt_objects_init(&ctx->objects);
    vkfd_list_init(&ctx->memory);
    int ret = vkfd_kfd_device_acquire();

@@ -29,6 +29,7 @@ struct hsakmt_context {
    struct vkfd_context base;
    bool kfd_acquired;
    bool va_window_user; /* this context took the process-wide VA window (OPEN_KFD) */
+   uint64_t token_salt; /* random: opaque tokens of one context mean nothing elsewhere */
 
    /* the shared-memory blob (blob_id 0); sizes are private copies, never re-read */
    struct hsakmt_shmem *shmem; /* host mapping, or NULL */

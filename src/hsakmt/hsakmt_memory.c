@@ -196,6 +196,13 @@ memory_alloc(struct hsakmt_request *r)
    rsp->memory_handle = va;
 }
 
+static void
+record_nodes(struct hsakmt_mapped_nodes *mapped, const uint32_t *nodes, uint32_t count)
+{
+   mapped->count = count;
+   memcpy(mapped->nodes, nodes, count * sizeof(*nodes));
+}
+
 /* The node list of MAP_TO_GPU_NODES: counted against len, every id a GPU node. */
 static int
 read_gpu_nodes(struct hsakmt_request *r, uint64_t count, uint32_t *nodes)
@@ -260,6 +267,8 @@ memory_map_to_gpu_nodes(struct hsakmt_request *r)
          status = vkfd_kfd_map_to_gpu_nodes((void *)(uintptr_t)start, size, nodes, count,
                                             &userptr->gpu_va);
          userptr->gpu_mapped = status == VKFD_STATUS_SUCCESS;
+         if (userptr->gpu_mapped)
+            record_nodes(&userptr->mapped, nodes, count);
       }
       rsp->hdr.ret = status;
       rsp->memory_handle = userptr->gpu_mapped ? userptr->gpu_va : 0;
@@ -271,6 +280,8 @@ memory_map_to_gpu_nodes(struct hsakmt_request *r)
       status =
          vkfd_kfd_map_to_gpu_nodes((void *)(uintptr_t)start, size, nodes, count, &gpu_va);
       mem->gpu_mapped = status == VKFD_STATUS_SUCCESS;
+      if (mem->gpu_mapped)
+         record_nodes(&mem->mapped, nodes, count);
    }
    rsp->hdr.ret = status;
    rsp->memory_handle = status ? 0 : gpu_va;
@@ -301,6 +312,7 @@ memory_map_to_gpu(struct hsakmt_request *r)
    uint64_t size, start = object_address(obj, &size);
    uint64_t *gpu_va = NULL;
    bool *mapped = NULL;
+   struct hsakmt_mapped_nodes *nodes;
    uint64_t host_mem_va;
    if (obj->kind == HSAKMT_OBJECT_USERPTR) {
       struct hsakmt_userptr *userptr = (struct hsakmt_userptr *)obj;
@@ -310,16 +322,24 @@ memory_map_to_gpu(struct hsakmt_request *r)
       }
       gpu_va = &userptr->gpu_va;
       mapped = &userptr->gpu_mapped;
+      nodes = &userptr->mapped;
    } else {
       struct hsakmt_host_mem *mem = (struct hsakmt_host_mem *)obj;
       host_mem_va = mem->va;
       gpu_va = &host_mem_va;
       mapped = &mem->gpu_mapped;
+      nodes = &mem->mapped;
    }
    int status = VKFD_STATUS_SUCCESS;
    if (!*mapped) {
       status = vkfd_kfd_map_to_gpu((void *)(uintptr_t)start, size, gpu_va);
       *mapped = status == VKFD_STATUS_SUCCESS;
+      /* without a node list libhsakmt maps to every GPU */
+      nodes->count = 0;
+      for (uint32_t n = 0; *mapped && n < vkfd_kfd_node_count(); n++) {
+         if (vkfd_kfd_node_is_gpu(n) && nodes->count < HSAKMT_MAX_MEMORY_NODES)
+            nodes->nodes[nodes->count++] = n;
+      }
    }
    rsp->hdr.ret = status;
    rsp->memory_handle = status ? 0 : *gpu_va;
@@ -348,8 +368,10 @@ memory_unmap_from_gpu(struct hsakmt_request *r)
       return;
    }
    rsp->hdr.ret = vkfd_kfd_unmap_from_gpu((void *)(uintptr_t)mem->va);
-   if (!rsp->hdr.ret)
+   if (!rsp->hdr.ret) {
       mem->gpu_mapped = false;
+      mem->mapped.count = 0;
+   }
 }
 
 static void

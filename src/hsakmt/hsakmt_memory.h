@@ -13,10 +13,17 @@
 #include <stdint.h>
 
 #include "hsakmt/hsakmt_objects.h"
+#include "virtkfd/hsakmt_proto.h"
 
 struct hsakmt_context;
 struct iovec;
 struct vkfd_alias;
+
+/* The GPU nodes an object is mapped to, as the guest named them. */
+struct hsakmt_mapped_nodes {
+   uint32_t count;
+   uint32_t nodes[HSAKMT_MAX_MEMORY_NODES];
+};
 
 /* Owned by the context's object table. */
 struct hsakmt_host_mem {
@@ -26,6 +33,7 @@ struct hsakmt_host_mem {
    uint32_t node;
    uint32_t flags; /* HsaMemFlags as allocated */
    bool gpu_mapped;
+   struct hsakmt_mapped_nodes mapped; /* for POINTER_INFO */
 };
 
 /* Owned by the context's object table; the iovecs are the VMM's until released. */
@@ -39,6 +47,7 @@ struct hsakmt_userptr {
    bool registered;
    bool gpu_mapped;
    uint64_t gpu_va; /* libhsakmt's AlternateVAGPU: not the alias address */
+   struct hsakmt_mapped_nodes mapped; /* for POINTER_INFO */
 };
 
 /* The object of this context that wholly contains [address, address + size). */

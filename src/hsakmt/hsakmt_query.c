@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "hsakmt/hsakmt_context.h"
+#include "hsakmt/hsakmt_memory.h"
 #include "hsakmt/hsakmt_va.h"
 #include "kfd/vkfd_kfd.h"
 #include "util/vkfd_log.h"
@@ -36,6 +37,106 @@ node_valid(struct hsakmt_request *r, uint32_t node, const char *what)
    vkfd_err("ctx %u: QUERY_INFO/%s: node %u does not exist (%u nodes)", r->ctx->base.id,
             what, node, vkfd_kfd_node_count());
    return false;
+}
+
+/* The context's GPU: the first GPU node (GPU_INFO carries no node). */
+static bool
+first_gpu_node(uint32_t *node)
+{
+   for (uint32_t n = 0; n < vkfd_kfd_node_count(); n++) {
+      if (vkfd_kfd_node_is_gpu(n)) {
+         *node = n;
+         return true;
+      }
+   }
+   return false;
+}
+
+static void
+query_gpu_info(struct hsakmt_request *r)
+{
+   struct hsakmt_query_info_rsp *rsp = query_rsp(r, 0);
+   if (!rsp)
+      return;
+   uint32_t node;
+   /* libdrm convention: 0 or a negative errno; the guest uses the data regardless */
+   rsp->hdr.ret =
+      first_gpu_node(&node) ? vkfd_kfd_gpu_info(node, &rsp->gpu_info) : -ENODEV;
+}
+
+/*
+ * Opaque per-context tokens for what upstream exposes as a libdrm device pointer and
+ * a host fd number (§6 problem 3, 4): never 0, the fd token a positive int, both
+ * meaningless outside this context. Nothing accepts them back on this host yet
+ * (AMDGPU_IMPORT and DRM_CMD_WRITE_READ are refused), but they are derived, not
+ * stored, so they stay stable for the guest's cache.
+ */
+static uint64_t
+device_token(const struct hsakmt_context *ctx, uint32_t node)
+{
+   uint64_t mixed = (ctx->token_salt ^ ((uint64_t)node * 0x9e3779b97f4a7c15ull)) << 8;
+   return 0x5600000000000000ull | (mixed & 0x00ffffffffffff00ull) | (node & 0xff);
+}
+
+static uint64_t
+fd_token(const struct hsakmt_context *ctx, uint32_t node)
+{
+   return 0x10000000u | ((ctx->token_salt >> 40) & 0x0fff0000u) | (node & 0xffffu);
+}
+
+static void
+query_device_handle(struct hsakmt_request *r)
+{
+   struct hsakmt_query_info_rsp *rsp = query_rsp(r, 0);
+   if (!rsp)
+      return;
+   uint32_t node = query_req(r)->node_id;
+   if (!vkfd_kfd_node_is_gpu(node)) {
+      vkfd_err("ctx %u: QUERY_INFO/AMDGPU_DEVICE_HANDLE: node %u is not a GPU",
+               r->ctx->base.id, node);
+      rsp->hdr.ret = VKFD_STATUS_INVALID_NODE_UNIT;
+      return;
+   }
+   rsp->device_handle.amdgpu_device_handle = device_token(r->ctx, node);
+   rsp->device_handle.fd = fd_token(r->ctx, node);
+}
+
+static void
+query_pointer_info(struct hsakmt_request *r)
+{
+   /* answered from this context's own objects: no host pointer leaves (§3.15) */
+   uint64_t pointer = query_req(r)->pointer;
+   struct hsakmt_object *obj = hsakmt_memory_find(r->ctx, pointer, 1);
+   const struct hsakmt_mapped_nodes *mapped = NULL;
+   struct hsakmt_wire_pointer_info info = { .cpu_address = pointer };
+   if (obj && obj->kind == HSAKMT_OBJECT_HOST_MEM) {
+      const struct hsakmt_host_mem *mem = (const struct hsakmt_host_mem *)obj;
+      info.type = 1; /* HSA_POINTER_ALLOCATED */
+      info.node = mem->node;
+      info.mem_flags = mem->flags;
+      info.gpu_address = mem->va;
+      info.size_in_bytes = mem->size;
+      mapped = &mem->mapped;
+   } else if (obj && obj->kind == HSAKMT_OBJECT_USERPTR) {
+      const struct hsakmt_userptr *userptr = (const struct hsakmt_userptr *)obj;
+      info.type = 2; /* HSA_POINTER_REGISTERED_USER */
+      info.mem_flags =
+         HSAKMT_MEMFLAG_HOST_ACCESS | (userptr->read_only ? HSAKMT_MEMFLAG_READ_ONLY : 0);
+      info.gpu_address = userptr->gpu_va;
+      info.size_in_bytes = userptr->size;
+      mapped = &userptr->mapped;
+   }
+   uint32_t count =
+      mapped ? VKFD_MIN(mapped->count, (uint32_t)HSAKMT_MAX_POINTER_INFO_NODES) : 0;
+   struct hsakmt_query_info_rsp *rsp = query_rsp(r, (size_t)count * 4);
+   if (!rsp)
+      return;
+   info.n_mapped_nodes = count;
+   info.mapped_nodes = count ? 1 : 0; /* the guest only tests it for NULL */
+   rsp->pointer_info = info;
+   if (count)
+      memcpy((uint8_t *)rsp + HSAKMT_QUERY_INFO_RSP_PAYLOAD_OFFSET, mapped->nodes,
+             (size_t)count * 4);
 }
 
 static void
@@ -299,17 +400,22 @@ query_drm_cmd_write_read(struct hsakmt_request *r)
 static void
 query_set_xnack_mode(struct hsakmt_request *r)
 {
-   /* process-wide on the host: one guest would change it for every context */
-   vkfd_warn("ctx %u: QUERY_INFO/SET_XNACK_MODE %d refused: XNACK mode is shared by "
-             "every context",
-             r->ctx->base.id, query_req(r)->xnack_mode);
+   /* process-wide on the host: allowed only while this context is the only one */
+   int32_t mode = query_req(r)->xnack_mode;
    struct hsakmt_query_info_rsp *rsp = query_rsp(r, 0);
-   if (rsp)
-      rsp->hdr.ret = VKFD_STATUS_NOT_SUPPORTED;
+   if (!rsp)
+      return;
+   if (mode != 0 && mode != 1) {
+      vkfd_err("ctx %u: QUERY_INFO/SET_XNACK_MODE: mode %d is not 0 or 1",
+               r->ctx->base.id, mode);
+      rsp->hdr.ret = VKFD_STATUS_INVALID_PARAMETER;
+      return;
+   }
+   rsp->hdr.ret = vkfd_kfd_set_xnack_mode(mode);
 }
 
 static const struct hsakmt_subcommand query_table[HSAKMT_QUERY_COUNT] = {
-   [HSAKMT_QUERY_GPU_INFO] = { "GPU_INFO", NULL },
+   [HSAKMT_QUERY_GPU_INFO] = { "GPU_INFO", query_gpu_info },
    [HSAKMT_QUERY_OPEN_KFD] = { "OPEN_KFD", query_open_kfd },
    [HSAKMT_QUERY_GET_VER] = { "GET_VER", query_get_version },
    [HSAKMT_QUERY_REL_SYS_PROP] = { "REL_SYS_PROP", query_success },
@@ -323,11 +429,11 @@ static const struct hsakmt_subcommand query_table[HSAKMT_QUERY_COUNT] = {
    [HSAKMT_QUERY_GET_NOD_IO_LINK_PROP] = { "GET_NOD_IO_LINK_PROP",
                                            query_io_link_properties },
    [HSAKMT_QUERY_GET_CLOCK_COUNTERS] = { "GET_CLOCK_COUNTERS", query_clock_counters },
-   [HSAKMT_QUERY_POINTER_INFO] = { "POINTER_INFO", NULL },
+   [HSAKMT_QUERY_POINTER_INFO] = { "POINTER_INFO", query_pointer_info },
    [HSAKMT_QUERY_TILE_CONFIG] = { "TILE_CONFIG", query_tile_config },
    [HSAKMT_QUERY_NANO_TIME] = { "NANO_TIME", query_nano_time },
    [HSAKMT_QUERY_GET_RUNTIME_CAPS] = { "GET_RUNTIME_CAPS", query_runtime_caps },
-   [HSAKMT_QUERY_AMDGPU_DEVICE_HANDLE] = { "AMDGPU_DEVICE_HANDLE", NULL },
+   [HSAKMT_QUERY_AMDGPU_DEVICE_HANDLE] = { "AMDGPU_DEVICE_HANDLE", query_device_handle },
    [HSAKMT_QUERY_DRM_CMD_WRITE_READ] = { "DRM_CMD_WRITE_READ", query_drm_cmd_write_read },
    [HSAKMT_QUERY_SET_XNACK_MODE] = { "SET_XNACK_MODE", query_set_xnack_mode },
    [HSAKMT_QUERY_SPM_ACQUIRE] = { "SPM_ACQUIRE", NULL },

@@ -42,6 +42,7 @@ hsakmt_userptr_teardown(struct hsakmt_context *ctx, struct hsakmt_userptr *userp
                   address, status);
       userptr->gpu_mapped = false;
       userptr->gpu_va = 0;
+      userptr->mapped.count = 0;
    }
    if (userptr->registered) {
       int status = vkfd_kfd_deregister_memory(address);

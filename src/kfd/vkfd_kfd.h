@@ -80,6 +80,13 @@ int vkfd_kfd_tile_config(uint32_t node, struct hsakmt_wire_tile_config *config,
 
 int vkfd_kfd_available_memory(uint32_t node, uint64_t *bytes);
 
+/* libdrm's amdgpu_gpu_info of a GPU node; 0 or a negative errno (the libdrm
+ * convention), with the topology's facts filled in when libdrm cannot answer. */
+int vkfd_kfd_gpu_info(uint32_t node, struct hsakmt_wire_amdgpu_gpu_info *info);
+
+/* Sets XNACK for the whole process: only while one context uses the device. */
+int vkfd_kfd_set_xnack_mode(int32_t mode);
+
 /* Memory (userptr and KFD allocations). */
 int vkfd_kfd_register_memory(void *address, uint64_t size, uint32_t mem_flags);
 int vkfd_kfd_deregister_memory(void *address);

@@ -281,6 +281,21 @@ vkfd_kfd_xnack_mode(int32_t *mode)
 }
 
 int
+vkfd_kfd_set_xnack_mode(int32_t mode)
+{
+   struct vkfd_kfd_device *dev = vkfd_kfd_device_get();
+   pthread_mutex_lock(&dev->lock);
+   int status = HSAKMT_STATUS_NOT_SUPPORTED;
+   if (dev->users == 1)
+      status = dev->api->hsaKmtSetXNACKMode(mode);
+   else
+      vkfd_warn("KFD: SET_XNACK_MODE refused: %u contexts share the process-wide mode",
+                dev->users);
+   pthread_mutex_unlock(&dev->lock);
+   return status;
+}
+
+int
 vkfd_kfd_runtime_enable(bool setup_ttmp)
 {
    struct vkfd_kfd_device *dev = vkfd_kfd_device_get();

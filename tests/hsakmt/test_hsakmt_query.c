@@ -227,9 +227,70 @@ test_refused_queries(void **state)
    struct hsakmt_query_info_rsp *rsp = hsakmt_guest_query(
       &env.guest, HSAKMT_QUERY_DRM_CMD_WRITE_READ, drm, sizeof(drm), 0);
    assert_int_equal(rsp->hdr.ret, -EPERM);
-   int32_t xnack = 1;
-   rsp = hsakmt_guest_query(&env.guest, HSAKMT_QUERY_SET_XNACK_MODE, &xnack, 4, 0);
+}
+
+static void
+test_xnack_mode_only_when_alone(void **state)
+{
+   int32_t mode = 2;
+   struct hsakmt_query_info_rsp *rsp =
+      hsakmt_guest_query(&env.guest, HSAKMT_QUERY_SET_XNACK_MODE, &mode, 4, 0);
+   assert_int_equal(rsp->hdr.ret, VKFD_STATUS_INVALID_PARAMETER);
+   mode = 0;
+   rsp = hsakmt_guest_query(&env.guest, HSAKMT_QUERY_SET_XNACK_MODE, &mode, 4, 0);
+   assert_int_equal(rsp->hdr.ret, 0); /* the only context: allowed */
+   /* with a second context the process-wide mode is shared: refused */
+   struct hsakmt_guest other;
+   assert_int_equal(hsakmt_guest_open(&other, 2, 5000), 0);
+   rsp = hsakmt_guest_query(&env.guest, HSAKMT_QUERY_SET_XNACK_MODE, &mode, 4, 0);
    assert_int_equal(rsp->hdr.ret, VKFD_STATUS_NOT_SUPPORTED);
+   hsakmt_guest_close(&other);
+}
+
+static void
+test_gpu_info_and_device_tokens(void **state)
+{
+   uint32_t gpu = gpu_node();
+   struct hsakmt_query_info_rsp *rsp =
+      query_u32(HSAKMT_QUERY_GET_NODE_PROP, gpu, 0, 0, 0);
+   struct hsakmt_wire_node_properties props = rsp->node_props;
+
+   /* the emulator answers no DRM ioctls: -errno, with what KFD knows filled in */
+   rsp = query_u32(HSAKMT_QUERY_GPU_INFO, 0, 0, 0, 0);
+   assert_true(rsp->hdr.ret <= 0);
+   assert_int_equal(rsp->gpu_info.asic_id, props.device_id);
+   assert_int_equal(rsp->gpu_info.family_id, props.family_id);
+   assert_true(rsp->gpu_info.cu_active_number > 0);
+
+   rsp = query_u32(HSAKMT_QUERY_AMDGPU_DEVICE_HANDLE, gpu, 0, 0, 0);
+   assert_int_equal(rsp->hdr.ret, 0);
+   uint64_t device = rsp->device_handle.amdgpu_device_handle;
+   uint64_t fd = rsp->device_handle.fd;
+   assert_true(device != 0 && fd > 0 && fd < (1ull << 31));
+   rsp = query_u32(HSAKMT_QUERY_AMDGPU_DEVICE_HANDLE, gpu, 0, 0, 0);
+   assert_true(rsp->device_handle.amdgpu_device_handle == device); /* stable */
+   rsp = query_u32(HSAKMT_QUERY_AMDGPU_DEVICE_HANDLE, 0, 0, 0, 0);
+   assert_int_equal(rsp->hdr.ret, VKFD_STATUS_INVALID_NODE_UNIT); /* the CPU */
+
+   /* another context's tokens differ: they name nothing outside their context */
+   struct hsakmt_guest other;
+   assert_int_equal(hsakmt_guest_open(&other, 2, 5000), 0);
+   rsp = hsakmt_guest_query(&other, HSAKMT_QUERY_AMDGPU_DEVICE_HANDLE, &gpu, 4, 0);
+   assert_true(rsp->device_handle.amdgpu_device_handle != device);
+   hsakmt_guest_close(&other);
+}
+
+static void
+test_pointer_info_of_unknown_address(void **state)
+{
+   uint64_t pointer = (uint64_t)(uintptr_t)&env;
+   struct hsakmt_query_info_rsp *rsp =
+      hsakmt_guest_query(&env.guest, HSAKMT_QUERY_POINTER_INFO, &pointer, 8, 440);
+   assert_int_equal(rsp->hdr.ret, 0);
+   assert_int_equal(rsp->pointer_info.type, 0); /* HSA_POINTER_UNKNOWN */
+   assert_true(rsp->pointer_info.cpu_address == pointer);
+   assert_true(rsp->pointer_info.registered_nodes == 0 &&
+               rsp->pointer_info.user_data == 0);
 }
 
 int
@@ -242,6 +303,9 @@ main(void)
       T(test_clocks_time_and_runtime),
       T(test_tile_config),
       T(test_refused_queries),
+      T(test_xnack_mode_only_when_alone),
+      T(test_gpu_info_and_device_tokens),
+      T(test_pointer_info_of_unknown_address),
    };
 #undef T
    return cmocka_run_group_tests_name("hsakmt-query", tests, NULL, NULL);

@@ -218,6 +218,21 @@ full_sequence(uint32_t chunk, bool shuffle)
       assert_int_equal(kfdsim_gpu_read(gpu_va + (uint64_t)page * PAGE, &tag, 4), 0);
       assert_int_equal(tag, page);
    }
+   /* POINTER_INFO of an address inside the alias: a registered userptr, no host pointers
+    */
+   uint64_t inside = handle + 3 * PAGE + 12;
+   struct hsakmt_query_info_rsp *info =
+      hsakmt_guest_query(&env.guest, HSAKMT_QUERY_POINTER_INFO, &inside, 8, 440);
+   assert_int_equal(info->hdr.ret, 0);
+   assert_int_equal(info->pointer_info.type, 2); /* HSA_POINTER_REGISTERED_USER */
+   assert_true(info->pointer_info.gpu_address == gpu_va);
+   assert_true(info->pointer_info.size_in_bytes == BUFFER_SIZE);
+   assert_int_equal(info->pointer_info.n_mapped_nodes, 1);
+   assert_true(info->pointer_info.mapped_nodes == 1);
+   uint32_t mapped_node;
+   memcpy(&mapped_node, (uint8_t *)info + 424, 4);
+   assert_int_equal(mapped_node, gpu_node_id);
+
    uint32_t magic = 0x5eedf00d;
    uint32_t last = BUFFER_SIZE / PAGE - 1;
    assert_int_equal(kfdsim_gpu_write(gpu_va + (uint64_t)last * PAGE + 8, &magic, 4), 0);
