@@ -455,6 +455,41 @@ memory_map_userptr(struct hsakmt_request *r)
 }
 
 static void
+memory_set_policy(struct hsakmt_request *r)
+{
+   const struct hsakmt_memory_req *req = memory_req(r);
+   struct hsakmt_memory_rsp *rsp = memory_rsp(r);
+   if (!rsp)
+      return;
+   uint32_t node = req->set_mem_policy.node;
+   uint64_t address = req->set_mem_policy.memory_address_alternate;
+   uint64_t size = req->set_mem_policy.memory_size_in_bytes;
+   uint64_t window_start, window_size, end;
+   /* policies are COHERENT (0) or NONCOHERENT (1); the alternate aperture, if any,
+    * must lie inside the process's KFD window, never over arbitrary host memory */
+   bool aperture_ok = (!address && !size) ||
+                      (hsakmt_va_window_bounds(&window_start, &window_size) &&
+                       !vkfd_ckd_add(&end, address, size) && address >= window_start &&
+                       end <= window_start + window_size && size &&
+                       address % page_size() == 0 && size % page_size() == 0);
+   if (!vkfd_kfd_node_is_gpu(node)) {
+      rsp->hdr.ret = VKFD_STATUS_INVALID_NODE_UNIT;
+   } else if (req->set_mem_policy.default_policy > 1 ||
+              req->set_mem_policy.alternate_policy > 1 || req->set_mem_policy.pad ||
+              !aperture_ok) {
+      vkfd_err("ctx %u: MEMORY/SET_MEM_POLICY: policies %u/%u, aperture 0x%llx+0x%llx",
+               r->ctx->base.id, req->set_mem_policy.default_policy,
+               req->set_mem_policy.alternate_policy, (unsigned long long)address,
+               (unsigned long long)size);
+      rsp->hdr.ret = VKFD_STATUS_INVALID_PARAMETER;
+   } else {
+      rsp->hdr.ret =
+         vkfd_kfd_set_memory_policy(node, req->set_mem_policy.default_policy,
+                                    req->set_mem_policy.alternate_policy, address, size);
+   }
+}
+
+static void
 memory_deregister(struct hsakmt_request *r)
 {
    /* DEREG_MEM is for GL-interop registrations only, and there are none (§2.4) */
@@ -484,7 +519,7 @@ static const struct hsakmt_subcommand memory_table[HSAKMT_MEMORY_COUNT] = {
    [HSAKMT_MEMORY_AMDGPU_BO_FREE] = { "AMDGPU_BO_FREE", NULL },
    [HSAKMT_MEMORY_SHARE_MEMORY] = { "SHARE_MEMORY", NULL },
    [HSAKMT_MEMORY_REGISTER_SHARED_HANDLE] = { "REGISTER_SHARED_HANDLE", NULL },
-   [HSAKMT_MEMORY_SET_MEM_POLICY] = { "SET_MEM_POLICY", NULL },
+   [HSAKMT_MEMORY_SET_MEM_POLICY] = { "SET_MEM_POLICY", memory_set_policy },
    [HSAKMT_MEMORY_SVM_GET_ATTR] = { "SVM_GET_ATTR", NULL },
    [HSAKMT_MEMORY_SVM_SET_ATTR] = { "SVM_SET_ATTR", NULL },
    [HSAKMT_MEMORY_AMDGPU_BO_QUERY_INFO] = { "AMDGPU_BO_QUERY_INFO", NULL },

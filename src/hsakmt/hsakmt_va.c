@@ -197,6 +197,17 @@ hsakmt_va_context_release(struct hsakmt_context *ctx)
 }
 
 bool
+hsakmt_va_window_bounds(uint64_t *start, uint64_t *size)
+{
+   pthread_mutex_lock(&va.lock);
+   bool placed = va.placed;
+   *start = va.start;
+   *size = va.size;
+   pthread_mutex_unlock(&va.lock);
+   return placed;
+}
+
+bool
 hsakmt_va_can_allocate(void)
 {
    pthread_mutex_lock(&va.lock);

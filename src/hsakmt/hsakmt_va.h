@@ -37,6 +37,9 @@ int hsakmt_va_alloc(uint64_t size, uint64_t alignment, uint64_t *va);
 /* Returns a range to the window, restoring its placeholder. */
 void hsakmt_va_free(uint64_t va, uint64_t size);
 
+/* The window, if placed; false before the first OPEN_KFD. */
+bool hsakmt_va_window_bounds(uint64_t *start, uint64_t *size);
+
 /* True when fixed allocations can be made in the window. */
 bool hsakmt_va_can_allocate(void);
 

@@ -87,6 +87,11 @@ int vkfd_kfd_gpu_info(uint32_t node, struct hsakmt_wire_amdgpu_gpu_info *info);
 /* Sets XNACK for the whole process: only while one context uses the device. */
 int vkfd_kfd_set_xnack_mode(int32_t mode);
 
+/* Sets a node's memory policy for the whole process: likewise only when alone. */
+int vkfd_kfd_set_memory_policy(uint32_t node, uint32_t default_policy,
+                               uint32_t alternate_policy, uint64_t alternate_address,
+                               uint64_t alternate_size);
+
 /* Memory (userptr and KFD allocations). */
 int vkfd_kfd_register_memory(void *address, uint64_t size, uint32_t mem_flags);
 int vkfd_kfd_deregister_memory(void *address);

@@ -296,6 +296,27 @@ vkfd_kfd_set_xnack_mode(int32_t mode)
 }
 
 int
+vkfd_kfd_set_memory_policy(uint32_t node, uint32_t default_policy,
+                           uint32_t alternate_policy, uint64_t alternate_address,
+                           uint64_t alternate_size)
+{
+   struct vkfd_kfd_device *dev = vkfd_kfd_device_get();
+   pthread_mutex_lock(&dev->lock);
+   int status = check_node(dev, node);
+   if (!status && dev->users != 1) {
+      vkfd_warn("KFD: SET_MEM_POLICY refused: %u contexts share the process-wide policy",
+                dev->users);
+      status = HSAKMT_STATUS_NOT_SUPPORTED;
+   }
+   if (!status)
+      status = dev->api->hsaKmtSetMemoryPolicy(node, default_policy, alternate_policy,
+                                               (void *)(uintptr_t)alternate_address,
+                                               alternate_size);
+   pthread_mutex_unlock(&dev->lock);
+   return status;
+}
+
+int
 vkfd_kfd_runtime_enable(bool setup_ttmp)
 {
    struct vkfd_kfd_device *dev = vkfd_kfd_device_get();

@@ -423,6 +423,21 @@ test_userptr_bad_commands(void **state)
                     VKFD_STATUS_INVALID_PARAMETER);
    assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, nodes, 4, 312, NULL),
                     VKFD_STATUS_INVALID_PARAMETER);
+   /* counts whose byte size wraps 32 and 64 bits */
+   {
+      uint8_t buffer[320];
+      memset(buffer, 0, sizeof(buffer));
+      struct hsakmt_memory_req *req = (struct hsakmt_memory_req *)buffer;
+      req->map_to_gpu_nodes.memory_address = handle;
+      req->map_to_gpu_nodes.memory_size_in_bytes = 2 * PAGE;
+      const uint64_t counts[] = { 1ull << 30, 1ull << 62, UINT64_MAX };
+      for (int i = 0; i < 3; i++) {
+         req->map_to_gpu_nodes.number_of_nodes = counts[i];
+         assert_int_equal(
+            memory_call(HSAKMT_MEMORY_MAP_TO_GPU_NODES, res, req, 320)->hdr.ret,
+            VKFD_STATUS_INVALID_PARAMETER);
+      }
+   }
    uint32_t cpu = 0, unknown = 77;
    assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, &cpu, 1, 0, NULL),
                     VKFD_STATUS_INVALID_NODE_UNIT);
@@ -483,6 +498,58 @@ test_userptr_other_context_cannot_name_it(void **state)
    virgl_renderer_resource_unref(res);
 }
 
+static void
+test_userptr_context_destroyed_while_live(void **state)
+{
+   /* a guest process dies with a registered, GPU-mapped userptr: all of it goes */
+   struct hsakmt_guest other;
+   assert_int_equal(hsakmt_guest_open(&other, 3, 8000), 0);
+   unsigned userptrs = kfdsim_userptr_count();
+   struct iovec iov[2] = { { ram.base + 60 * PAGE, PAGE },
+                           { ram.base + 50 * PAGE, PAGE } };
+   struct virgl_renderer_resource_create_blob_args args = {
+      .res_handle = 8500,
+      .ctx_id = 3,
+      .blob_mem = VIRGL_RENDERER_BLOB_MEM_HOST3D_GUEST,
+      .blob_flags = VIRGL_RENDERER_BLOB_FLAG_USE_USERPTR,
+      .blob_id = 1,
+      .size = 2 * PAGE,
+      .iovecs = iov,
+      .num_iovs = 2,
+   };
+   assert_int_equal(virgl_renderer_resource_create_blob(&args), 0);
+   struct hsakmt_memory_req req;
+   memset(&req, 0, sizeof(req));
+   req.type = HSAKMT_MEMORY_MAP_USERPTR;
+   req.res_id = 8500;
+   uint64_t handle = hsakmt_guest_memory(&other, &req, 0)->map_userptr.userptr_handle;
+   assert_true(handle != 0);
+   memset(&req, 0, sizeof(req));
+   req.type = HSAKMT_MEMORY_REG_MEM_WITH_FLAG;
+   req.res_id = 8500;
+   req.reg_mem_with_flag.memory_address = handle;
+   req.reg_mem_with_flag.memory_size_in_bytes = 2 * PAGE;
+   assert_int_equal(hsakmt_guest_memory(&other, &req, 0)->hdr.ret, 0);
+   uint8_t buffer[320] = { 0 };
+   struct hsakmt_memory_req *map = (struct hsakmt_memory_req *)buffer;
+   map->type = HSAKMT_MEMORY_MAP_TO_GPU_NODES;
+   map->res_id = 8500;
+   map->map_to_gpu_nodes.memory_address = handle;
+   map->map_to_gpu_nodes.memory_size_in_bytes = 2 * PAGE;
+   map->map_to_gpu_nodes.number_of_nodes = 1;
+   memcpy(buffer + HSAKMT_MEMORY_PAYLOAD_OFFSET, &gpu_node_id, 4);
+   assert_int_equal(hsakmt_guest_memory(&other, map, 320)->hdr.ret, 0);
+   assert_int_equal(kfdsim_userptr_count(), userptrs + 1);
+
+   virgl_renderer_context_destroy(3);
+   assert_int_equal(kfdsim_userptr_count(), userptrs);
+   /* the resource itself stays in the global table until the VMM unrefs it */
+   struct virgl_renderer_resource_info info;
+   assert_int_equal(virgl_renderer_resource_get_info(8500, &info), 0);
+   hsakmt_guest_close(&other);
+   virgl_renderer_resource_unref(8500);
+}
+
 int
 main(void)
 {
@@ -495,6 +562,7 @@ main(void)
       T(test_userptr_refused_memory),
       T(test_userptr_bad_commands),
       T(test_userptr_other_context_cannot_name_it),
+      T(test_userptr_context_destroyed_while_live),
    };
 #undef T
    return cmocka_run_group_tests_name("hsakmt-userptr", tests, NULL, NULL);
