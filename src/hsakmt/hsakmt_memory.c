@@ -86,10 +86,14 @@ host_mem_destroy(struct hsakmt_context *ctx, struct hsakmt_object *obj)
    if (mem->gpu_mapped && vkfd_kfd_unmap_from_gpu(address))
       vkfd_err("ctx %u: GPU unmap of %p failed", ctx->base.id, address);
    int status = vkfd_kfd_free(address, mem->size);
-   if (status)
-      vkfd_err("ctx %u: freeing KFD memory %p+0x%llx failed (status %d)", ctx->base.id,
-               address, (unsigned long long)mem->size, status);
-   hsakmt_va_free(mem->va, mem->size);
+   if (status) {
+      /* KFD may still hold the range: never hand it out again */
+      vkfd_err("ctx %u: freeing KFD memory %p+0x%llx failed (status %d); its VA range "
+               "stays out of the window",
+               ctx->base.id, address, (unsigned long long)mem->size, status);
+   } else {
+      hsakmt_va_free(mem->va, mem->size);
+   }
    vkfd_list_del(&mem->base.memory_link);
    free(mem);
 }
@@ -133,6 +137,23 @@ memory_alloc(struct hsakmt_request *r)
    if (!status && node >= vkfd_kfd_node_count()) {
       vkfd_err("ctx %u: MEMORY/ALLOC: node %u does not exist", ctx->base.id, node);
       status = VKFD_STATUS_INVALID_NODE_UNIT;
+   }
+   struct vkfd_kfd_va_info va_info;
+   vkfd_kfd_va_info(&va_info);
+   bool system_memory =
+      !vkfd_kfd_node_is_gpu(node) || !(flags & HSAKMT_MEMFLAG_NON_PAGED);
+   if (!status && va_info.mode == VKFD_KFD_VA_RESERVED_SVM && system_memory &&
+       !(flags & HSAKMT_MEMFLAG_COARSE_GRAIN)) {
+      /*
+       * Measured with libhsakmt 5.2.3 in its reserved-aperture mode: fine-grained
+       * system memory at a fixed address (pageable or GTT) is allocated but can then
+       * be neither mapped nor freed, leaking the KFD buffer. Refuse it up front.
+       */
+      vkfd_err("ctx %u: MEMORY/ALLOC: fine-grained system memory (flags 0x%x) at a "
+               "fixed address is not supported by this libhsakmt (before ROCm 5.7); "
+               "coarse-grained system memory and VRAM work",
+               ctx->base.id, flags);
+      status = VKFD_STATUS_NOT_SUPPORTED;
    }
    bool device_local = node != 0 && (flags & HSAKMT_MEMFLAG_NON_PAGED) &&
                        !(flags & HSAKMT_MEMFLAG_GTT_ACCESS);

@@ -200,6 +200,63 @@ test_system_memory_roundtrip(void **state)
 }
 
 static void
+test_gtt_roundtrip(void **state)
+{
+   check_alloc_roundtrip(0,
+                         HSAKMT_MEMFLAG_NON_PAGED | HSAKMT_MEMFLAG_HOST_ACCESS |
+                            HSAKMT_MEMFLAG_COARSE_GRAIN,
+                         64 * 1024, VIRGL_RENDERER_MAP_CACHE_CACHED);
+}
+
+static void
+test_fine_grained_pageable_memory_refused(void **state)
+{
+   /* libhsakmt 5.2.3 would allocate it, then fail to map or free it (a leak) */
+   unsigned bos = kfdsim_live_bos();
+   uint64_t va;
+   const uint32_t fine[] = { HSAKMT_MEMFLAG_HOST_ACCESS,
+                             HSAKMT_MEMFLAG_HOST_ACCESS | HSAKMT_MEMFLAG_NON_PAGED };
+   for (int i = 0; i < 2; i++)
+      assert_int_equal(
+         alloc(0, fine[i], 64 * 1024, 0, hsakmt_guest_new_blob_id(&env.guest), &va),
+         VKFD_STATUS_NOT_SUPPORTED);
+   assert_int_equal(alloc(gpu, HSAKMT_MEMFLAG_HOST_ACCESS, 64 * 1024, 0,
+                          hsakmt_guest_new_blob_id(&env.guest), &va),
+                    VKFD_STATUS_NOT_SUPPORTED); /* pageable memory near the GPU */
+   assert_int_equal(kfdsim_live_bos(), bos);
+}
+
+static void
+test_map_mem_to_gpu(void **state)
+{
+   uint64_t va, id = hsakmt_guest_new_blob_id(&env.guest);
+   assert_int_equal(alloc(gpu, HSAKMT_MEMFLAG_NON_PAGED, 2 * MIB, 0, id, &va), 0);
+   uint32_t res = hsakmt_guest_new_res_id(&env.guest);
+   assert_int_equal(claim(res, id, 0, 2 * MIB), 0);
+   struct hsakmt_memory_req req;
+   memset(&req, 0, sizeof(req));
+   req.type = HSAKMT_MEMORY_MAP_MEM_TO_GPU;
+   req.map_to_gpu.memory_address = va + 4096;
+   req.map_to_gpu.memory_size_in_bytes = 4096;
+   assert_int_equal(hsakmt_guest_memory(&env.guest, &req, 0)->hdr.ret, 0);
+   struct kfdsim_bo_info bo;
+   assert_int_equal(kfdsim_bo_find(va, &bo), 0);
+   assert_true(bo.mapped_gpus >= 1);
+   /* a boolean of 2, and the scratch form this host does not offer */
+   req.map_to_gpu.need_create_bo = 2;
+   assert_int_equal(hsakmt_guest_memory(&env.guest, &req, 0)->hdr.ret,
+                    VKFD_STATUS_INVALID_PARAMETER);
+   req.map_to_gpu.need_create_bo = 1;
+   assert_int_equal(hsakmt_guest_memory(&env.guest, &req, 0)->hdr.ret,
+                    VKFD_STATUS_NOT_SUPPORTED);
+   req.map_to_gpu.need_create_bo = 0;
+   req.map_to_gpu.memory_address = va + 2 * MIB; /* past the end */
+   assert_int_equal(hsakmt_guest_memory(&env.guest, &req, 0)->hdr.ret,
+                    VKFD_STATUS_INVALID_PARAMETER);
+   virgl_renderer_resource_unref(res);
+}
+
+static void
 test_large_allocation_keeps_64bit_size(void **state)
 {
    /* 6 GiB of VRAM: sizes must not be truncated to 32 bits anywhere */
@@ -373,6 +430,9 @@ main(void)
       T(test_window),
       T(test_vram_roundtrip),
       T(test_system_memory_roundtrip),
+      T(test_gtt_roundtrip),
+      T(test_fine_grained_pageable_memory_refused),
+      T(test_map_mem_to_gpu),
       T(test_large_allocation_keeps_64bit_size),
       T(test_alloc_refusals),
       T(test_addresses_must_be_own_objects),
