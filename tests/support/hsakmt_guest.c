@@ -70,8 +70,8 @@ hsakmt_guest_submit_raw(struct hsakmt_guest *guest, const void *buffer, size_t s
 }
 
 void *
-hsakmt_guest_call(struct hsakmt_guest *guest, void *req, uint32_t req_len,
-                  uint32_t rsp_len)
+hsakmt_guest_frame(struct hsakmt_guest *guest, void *req, uint32_t req_len,
+                   uint32_t rsp_len)
 {
    struct hsakmt_ccmd_req *hdr = req;
    uint32_t slot = (rsp_len + 7) & ~7u;
@@ -82,16 +82,26 @@ hsakmt_guest_call(struct hsakmt_guest *guest, void *req, uint32_t req_len,
    hdr->seqno = ++guest->seqno;
    hdr->rsp_off = guest->next_rsp_off;
    guest->next_rsp_off += slot;
+   if (!rsp_len)
+      return NULL;
    uint8_t *rsp = guest->shmem + guest->rsp_mem_offset + hdr->rsp_off;
-   if (rsp_len) {
-      memset(rsp, 0xcc, slot);
-      memcpy(rsp, &slot, sizeof(slot));
-   }
+   memset(rsp, 0xcc, slot);
+   memcpy(rsp, &slot, sizeof(slot));
+   return rsp;
+}
+
+void *
+hsakmt_guest_call(struct hsakmt_guest *guest, void *req, uint32_t req_len,
+                  uint32_t rsp_len)
+{
+   const struct hsakmt_ccmd_req *hdr = req;
+   hsakmt_guest_frame(guest, req, req_len, rsp_len);
+   uint32_t seqno = hdr->seqno, rsp_off = hdr->rsp_off;
    /* commands are 4-byte aligned buffers, as QEMU hands them over */
    hsakmt_guest_submit_raw(guest, req, req_len);
-   if ((int32_t)(hsakmt_guest_published_seqno(guest) - hdr->seqno) < 0)
+   if ((int32_t)(hsakmt_guest_published_seqno(guest) - seqno) < 0)
       return NULL;
-   return rsp;
+   return guest->shmem + guest->rsp_mem_offset + rsp_off;
 }
 
 struct hsakmt_query_info_rsp *

@@ -47,6 +47,16 @@ void *hsakmt_guest_call(struct hsakmt_guest *guest, void *req, uint32_t req_len,
 /* The same, with the raw submit result (no header fix-up beyond seqno and rsp_off). */
 int hsakmt_guest_submit_raw(struct hsakmt_guest *guest, const void *buffer, size_t size);
 
+/*
+ * Frames one request without sending it: fills in its header (len, seqno, rsp_off)
+ * and prepares its response slot, which it returns (NULL when rsp_len is 0).
+ * hsakmt_guest_call is this plus one submit; requests framed one after another may
+ * be concatenated and sent with one hsakmt_guest_submit_raw, as long as their slots
+ * fit the response area together.
+ */
+void *hsakmt_guest_frame(struct hsakmt_guest *guest, void *req, uint32_t req_len,
+                         uint32_t rsp_len);
+
 uint32_t hsakmt_guest_published_seqno(const struct hsakmt_guest *guest);
 
 /* Convenience: a QUERY_INFO of `type`, with `arg` copied into the argument union. */
