@@ -422,12 +422,18 @@ closedir(DIR *dir)
  * are memfds.
  */
 static bool
+maybe_emulated_fd_stat(int fd, struct stat *st)
+{
+   return fd >= 0 && kfdsim_state_has_files() && fstat(fd, st) == 0 &&
+          kfdsim_state_is_memfd_dev(st->st_dev);
+}
+
+static bool
 maybe_emulated_fd(int fd)
 {
    struct stat st;
 
-   return fd >= 0 && kfdsim_state_has_files() && fstat(fd, &st) == 0 &&
-          kfdsim_state_is_memfd_dev(st.st_dev);
+   return maybe_emulated_fd_stat(fd, &st);
 }
 
 KFDSIM_EXPORT int
@@ -480,10 +486,13 @@ mmap_hook(void *addr, size_t len, int prot, int flags, int fd, off_t off)
    void *p;
    int err = 0;
 
-   if ((flags & MAP_ANONYMOUS) || !maybe_emulated_fd(fd))
+   struct stat st;
+
+   /* one fstat per mmap: guest RAM and alias mappings of plain memfds come here too */
+   if ((flags & MAP_ANONYMOUS) || !maybe_emulated_fd_stat(fd, &st))
       return kfdsim_real()->mmap(addr, len, prot, flags, fd, off);
    s = kfdsim_state_lock();
-   file = s->mode == KFDSIM_MODE_ACTIVE ? kfdsim_file_lookup(s, fd) : NULL;
+   file = s->mode == KFDSIM_MODE_ACTIVE ? kfdsim_file_lookup_stat(s, &st) : NULL;
    if (!file) {
       kfdsim_state_unlock(s);
       return kfdsim_real()->mmap(addr, len, prot, flags, fd, off);

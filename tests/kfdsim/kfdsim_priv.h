@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -361,6 +362,8 @@ int kfdsim_device_index(struct kfdsim_state *s, const struct kfdsim_device *dev)
 int kfdsim_file_add(struct kfdsim_state *s, int fd, enum kfdsim_file_kind kind,
                     unsigned int gpu);
 struct kfdsim_file *kfdsim_file_lookup(struct kfdsim_state *s, int fd);
+struct kfdsim_file *
+kfdsim_file_lookup_stat(struct kfdsim_state *s, const struct stat *st);
 void kfdsim_file_closed(struct kfdsim_state *s, struct kfdsim_file *file, int fd);
 
 /* ---------------------------------------------------------------------- */

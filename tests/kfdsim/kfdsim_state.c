@@ -322,10 +322,19 @@ kfdsim_file_lookup(struct kfdsim_state *s, int fd)
 {
    struct stat st;
 
-   if (s->file_count == 0 || fstat(fd, &st) < 0 || st.st_dev != s->backing.dev)
+   if (s->file_count == 0 || fstat(fd, &st) < 0)
+      return NULL;
+   return kfdsim_file_lookup_stat(s, &st);
+}
+
+/* The same for a caller that has just fstat()ed the fd (every mmap does). */
+struct kfdsim_file *
+kfdsim_file_lookup_stat(struct kfdsim_state *s, const struct stat *st)
+{
+   if (s->file_count == 0 || st->st_dev != s->backing.dev)
       return NULL;
    for (size_t i = 0; i < s->file_count; i++) {
-      if (s->files[i].ino == st.st_ino)
+      if (s->files[i].ino == st->st_ino)
          return &s->files[i];
    }
    return NULL;
