@@ -9,6 +9,7 @@ packages="
    libhsakmt-dev libdrm-dev
    libcmocka-dev
    clang-format
+   clang libclang-rt-14-dev
    valgrind
 "
 

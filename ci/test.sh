@@ -2,7 +2,8 @@
 # The test command: installs dependencies, builds virtkfd plain, with UBSan and with
 # AddressSanitizer + UndefinedBehaviorSanitizer, runs every test plain and under
 # ASan+UBSan (the fixed-VA tests, which ASan cannot host, under valgrind and UBSan
-# instead) and ends with one line "N passed, N failed".
+# instead), runs the libFuzzer harnesses (clang) for a bounded time, and ends with one
+# line "N passed, N failed".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${VIRTKFD_CI_OUT:-$top/ci-out}
@@ -53,6 +54,15 @@ fi
 #    check ran once already
 if build "$out/sanitize" -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false; then
    run_tests "$out/sanitize" sanitize --no-suite style
+fi
+
+# 4. the libFuzzer harnesses, built with clang (meson reads CC when it configures;
+#    this is the last build), over their seed corpus and then fuzzing for a bounded
+#    time (tests/fuzz)
+export CC=clang
+if build "$out/fuzz" -Dfuzzer=true -Db_sanitize=address,undefined -Db_lundef=false \
+   -Dbench=false; then
+   run_tests "$out/fuzz" fuzz --suite fuzz
 fi
 
 echo
