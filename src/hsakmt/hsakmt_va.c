@@ -113,9 +113,13 @@ window_place_locked(void)
          VKFD_MIN(size, vkfd_align_down(info.aperture_size / 2, HSAKMT_DEVICE_ALIGNMENT));
       if (!size)
          return VKFD_STATUS_NO_MEMORY;
-      va.start = vkfd_align_down(info.aperture_base + info.aperture_size - size,
-                                 HSAKMT_DEVICE_ALIGNMENT);
-      va.size = info.aperture_base + info.aperture_size - va.start;
+      /* both ends 2 MiB aligned: the aperture's own end need not be */
+      uint64_t end = vkfd_align_down(info.aperture_base + info.aperture_size,
+                                     HSAKMT_DEVICE_ALIGNMENT);
+      if (end < info.aperture_base + size)
+         return VKFD_STATUS_NO_MEMORY;
+      va.start = end - size;
+      va.size = size;
       va.guard = page_size();
    } else if (!reserve_placeholder(size)) {
       vkfd_err("OPEN_KFD: no free 0x%llx-byte window at 0x%llx or its fallbacks",
