@@ -1,0 +1,155 @@
+/*
+ * Copyright 2026 The virtkfd Authors
+ * SPDX-License-Identifier: MIT
+ */
+#include "server_harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+const char *test_server_exe;
+
+/* Servers still running: a failed assertion skips test_server_stop, not this. */
+static pid_t running[16];
+
+static void
+kill_running_servers(void)
+{
+   for (int i = 0; i < 16; i++) {
+      if (running[i] > 0) {
+         kill(running[i], SIGKILL);
+         waitpid(running[i], NULL, 0);
+         running[i] = 0;
+      }
+   }
+}
+
+static void
+note_running(pid_t pid, pid_t replace)
+{
+   static bool registered;
+   if (!registered)
+      registered = atexit(kill_running_servers) == 0;
+   for (int i = 0; i < 16; i++) {
+      if (running[i] == replace) {
+         running[i] = pid;
+         return;
+      }
+   }
+}
+
+void
+test_server_start(struct test_server *server, const char *const *options)
+{
+   strcpy(server->dir, "/tmp/vtest-XXXXXX");
+   assert_non_null(mkdtemp(server->dir));
+   snprintf(server->path, sizeof(server->path), "%s/sock", server->dir);
+   snprintf(server->log, sizeof(server->log), "%s/log", server->dir);
+   const char *argv[32] = { test_server_exe, "--socket-path", server->path,
+                            "--debug-commands" };
+   int argc = 4;
+   for (int i = 0; options && options[i] && argc < 31; i++)
+      argv[argc++] = options[i];
+   argv[argc] = NULL;
+   server->pid = fork();
+   assert_true(server->pid >= 0);
+   if (server->pid == 0) {
+      int log = open(server->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (log >= 0)
+         dup2(log, 2);
+      execv(test_server_exe, (char **)argv);
+      _exit(127);
+   }
+   note_running(server->pid, 0);
+   /* the socket appears once the server listens */
+   for (int i = 0; i < 2000; i++) {
+      struct stat st;
+      if (stat(server->path, &st) == 0 && S_ISSOCK(st.st_mode))
+         return;
+      assert_true(test_server_alive(server));
+      struct timespec nap = { 0, 5000000 };
+      nanosleep(&nap, NULL);
+   }
+   fail_msg("the server did not create %s", server->path);
+}
+
+bool
+test_server_alive(struct test_server *server)
+{
+   return waitpid(server->pid, NULL, WNOHANG) == 0;
+}
+
+bool
+test_server_log_has(struct test_server *server, const char *text)
+{
+   FILE *f = fopen(server->log, "re");
+   if (!f)
+      return false;
+   char line[1024];
+   bool found = false;
+   while (!found && fgets(line, sizeof(line), f))
+      found = strstr(line, text) != NULL;
+   fclose(f);
+   return found;
+}
+
+void
+test_server_stop(struct test_server *server)
+{
+   int status = 0;
+   assert_int_equal(kill(server->pid, SIGTERM), 0);
+   assert_int_equal(waitpid(server->pid, &status, 0), server->pid);
+   note_running(0, server->pid);
+   if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+      char cmd[160];
+      snprintf(cmd, sizeof(cmd), "cat %s >&2", server->log);
+      if (system(cmd) < 0)
+         perror("system");
+   }
+   assert_true(WIFEXITED(status));
+   assert_int_equal(WEXITSTATUS(status), 0);
+   struct stat st;
+   assert_int_equal(stat(server->path, &st), -1); /* the socket is gone */
+   unlink(server->log);
+   rmdir(server->dir);
+}
+
+int
+test_pid_fds(pid_t pid)
+{
+   char path[64];
+   snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+   DIR *dir = opendir(path);
+   if (!dir)
+      return -1;
+   int n = 0;
+   struct dirent *e;
+   while ((e = readdir(dir)))
+      n += e->d_name[0] != '.';
+   closedir(dir);
+   return n;
+}
+
+void
+test_client(struct test_server *server, struct vtc *c, bool hsakmt)
+{
+   assert_int_equal(vtc_connect(c, server->path, "test"), 0);
+   assert_int_equal(c->version, 4);
+   assert_true(c->ext);
+   if (hsakmt)
+      assert_int_equal(vtc_hsakmt_open(c, 80 * 4096), 0);
+}

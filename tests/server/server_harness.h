@@ -1,0 +1,42 @@
+/*
+ * Copyright 2026 The virtkfd Authors
+ * SPDX-License-Identifier: MIT
+ *
+ * Starting and stopping a virtkfd_test_server for a test: a private socket
+ * directory, the server as a child process (the test build is linked with the
+ * KFD emulator), and its fd count through /proc/<pid>/fd. Every server a test
+ * starts is stopped (SIGTERM, waitpid) and must exit 0 and remove its socket.
+ */
+#ifndef SERVER_HARNESS_H
+#define SERVER_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "vtest_client.h"
+
+struct test_server {
+   pid_t pid;
+   char dir[64];
+   char path[96];
+   char log[96];
+};
+
+/* argv[1] of the test: the server executable. */
+extern const char *test_server_exe;
+
+/* Starts the server with extra options (NULL-terminated), waits for its socket. */
+void test_server_start(struct test_server *server, const char *const *options);
+/* SIGTERM, waitpid; asserts a clean exit and a removed socket. */
+void test_server_stop(struct test_server *server);
+/* Whether the server process still runs. */
+bool test_server_alive(struct test_server *server);
+/* Open fds of a process. */
+int test_pid_fds(pid_t pid);
+/* Whether the server's log contains `text`. */
+bool test_server_log_has(struct test_server *server, const char *text);
+
+/* Connects and negotiates (asserts); with `hsakmt`, also opens the ROCm context. */
+void test_client(struct test_server *server, struct vtc *c, bool hsakmt);
+
+#endif /* SERVER_HARNESS_H */

@@ -1,0 +1,329 @@
+/*
+ * Copyright 2026 The virtkfd Authors
+ * SPDX-License-Identifier: MIT
+ *
+ * The full userptr flow over vtest (§13.6): GUEST_RAM_ADD -> RESOURCE_CREATE_BLOB_SG
+ * -> MAP_USERPTR -> REG_MEM_WITH_FLAG -> MAP_TO_GPU_NODES, with the GPU's view read
+ * back from the KFD emulator in the server; several clients at once in both server
+ * modes; and a client killed in the middle of a command, after which the server
+ * still serves and is back to its baseline (fds, emulator buffers, registrations).
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "server_test.h"
+
+#define PAGE     4096u
+#define RAM_SIZE (4u << 20)
+#define GPA      0x100000000ull
+
+/* The flow without cmocka, so that forked client processes can run it too. */
+static const char *
+userptr_flow(const char *path, uint32_t pages, bool keep_open, struct vtc *out)
+{
+   static char why[128];
+   struct vtc c;
+   int fds[2] = { -1, -1 };
+   uint8_t *base[2] = { NULL, NULL };
+#define CHECK(cond, msg)                                            \
+   do {                                                             \
+      if (!(cond)) {                                                \
+         snprintf(why, sizeof(why), "%s (line %d)", msg, __LINE__); \
+         return why;                                                \
+      }                                                             \
+   } while (0)
+   CHECK(vtc_connect(&c, path, "flow") == 0 && c.ext, "connect");
+   CHECK(vtc_hsakmt_open(&c, 80 * PAGE) == 0, "hsakmt open");
+   for (int i = 0; i < 2; i++) {
+      fds[i] = memfd_create("ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+      CHECK(fds[i] >= 0 && ftruncate(fds[i], RAM_SIZE) == 0, "memfd");
+      base[i] = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
+      CHECK(base[i] != MAP_FAILED, "mmap");
+      CHECK(vtc_guest_ram_add(&c, GPA + (uint64_t)i * RAM_SIZE, RAM_SIZE, fds[i]) == 0,
+            "GUEST_RAM_ADD");
+   }
+   /* page k of the buffer at guest page (k * 37) % N, spanning both regions */
+   uint32_t n = 2 * RAM_SIZE / PAGE;
+   struct vtest_sg_entry *sg = calloc(pages, sizeof(*sg));
+   CHECK(sg, "calloc");
+   for (uint32_t k = 0; k < pages; k++) {
+      uint32_t gp = (k * 37u) % n;
+      sg[k].addr = GPA + (uint64_t)gp * PAGE;
+      sg[k].length = PAGE;
+      uint32_t tag = 0xa0000000u | k;
+      memcpy(base[gp / (n / 2)] + (size_t)(gp % (n / 2)) * PAGE, &tag, 4);
+   }
+   uint32_t res = 0;
+   int st = vtc_blob_sg(&c, VCMD_BLOB_TYPE_HOST3D_GUEST, 0x8, (uint64_t)pages * PAGE,
+                        vtc_new_blob_id(&c), sg, pages, &res);
+   free(sg);
+   CHECK(st == 0 && res, "RESOURCE_CREATE_BLOB_SG");
+
+   uint8_t buf[512];
+   memset(buf, 0, sizeof(buf));
+   struct hsakmt_memory_req *req = (struct hsakmt_memory_req *)buf;
+   req->hdr.cmd = HSAKMT_CCMD_MEMORY;
+   req->type = HSAKMT_MEMORY_MAP_USERPTR;
+   req->res_id = res;
+   struct hsakmt_memory_rsp *rsp = vtc_hsakmt_call(&c, req, sizeof(*req), sizeof(*rsp));
+   CHECK(rsp && rsp->hdr.ret == 0, "MAP_USERPTR");
+   uint64_t handle = rsp->map_userptr.userptr_handle;
+
+   memset(buf, 0, sizeof(buf));
+   req->hdr.cmd = HSAKMT_CCMD_MEMORY;
+   req->type = HSAKMT_MEMORY_REG_MEM_WITH_FLAG;
+   req->res_id = res;
+   req->reg_mem_with_flag.memory_address = handle;
+   req->reg_mem_with_flag.memory_size_in_bytes = (uint64_t)pages * PAGE;
+   rsp = vtc_hsakmt_call(&c, req, sizeof(*req), sizeof(*rsp));
+   CHECK(rsp && rsp->hdr.ret == 0, "REG_MEM_WITH_FLAG");
+
+   memset(buf, 0, sizeof(buf));
+   uint32_t node = 1;
+   req->hdr.cmd = HSAKMT_CCMD_MEMORY;
+   req->type = HSAKMT_MEMORY_MAP_TO_GPU_NODES;
+   req->res_id = res;
+   req->map_to_gpu_nodes.memory_address = handle;
+   req->map_to_gpu_nodes.memory_size_in_bytes = (uint64_t)pages * PAGE;
+   req->map_to_gpu_nodes.number_of_nodes = 1;
+   memcpy(buf + HSAKMT_MEMORY_PAYLOAD_OFFSET, &node, 4);
+   rsp = vtc_hsakmt_call(&c, req, (HSAKMT_MEMORY_PAYLOAD_OFFSET + 4 + 7) & ~7u,
+                         sizeof(*rsp));
+   CHECK(rsp && rsp->hdr.ret == 0 && rsp->memory_handle, "MAP_TO_GPU_NODES");
+   uint64_t gpu_va = rsp->memory_handle;
+
+   /* the GPU reads the guest's bytes in buffer order, without a copy */
+   for (uint32_t k = 0; k < pages; k += 3) {
+      uint32_t tag = 0;
+      CHECK(vtc_debug_read(&c, VCMD_VIRTKFD_DEBUG_GPU_READ, gpu_va + (uint64_t)k * PAGE,
+                           &tag, 4) == 0 &&
+               tag == (0xa0000000u | k),
+            "GPU view differs from the guest's");
+   }
+   /* and a later guest write is seen too (zero copy) */
+   uint32_t gp = (5u * 37u) % n, fresh = 0x12345678;
+   memcpy(base[gp / (n / 2)] + (size_t)(gp % (n / 2)) * PAGE + 8, &fresh, 4);
+   uint32_t seen = 0;
+   CHECK(vtc_debug_read(&c, VCMD_VIRTKFD_DEBUG_GPU_READ, gpu_va + 5 * PAGE + 8, &seen,
+                        4) == 0 &&
+            seen == fresh,
+         "a later guest write is not visible to the GPU");
+
+   uint32_t stats[VTEST_STAT_COUNT];
+   CHECK(vtc_debug_stats(&c, stats) == 0 && stats[VTEST_STAT_KFD_USERPTRS] >= 1, "stats");
+   if (keep_open) {
+      *out = c;
+   } else {
+      CHECK(vtc_unref(&c, res) == 0, "unref");
+      uint32_t after[VTEST_STAT_COUNT];
+      CHECK(vtc_debug_stats(&c, after) == 0 &&
+               after[VTEST_STAT_KFD_USERPTRS] + 1 == stats[VTEST_STAT_KFD_USERPTRS],
+            "the registration outlived RESOURCE_UNREF");
+      vtc_close(&c);
+   }
+   for (int i = 0; i < 2; i++) {
+      munmap(base[i], RAM_SIZE);
+      close(fds[i]);
+   }
+   return NULL;
+#undef CHECK
+}
+
+static void
+run_flow(const char *const *options)
+{
+   struct test_server server;
+   test_server_start(&server, options);
+   const char *err = userptr_flow(server.path, 256, false, NULL);
+   if (err)
+      fail_msg("%s", err);
+   test_server_stop(&server);
+}
+
+static void
+test_userptr_flow_fork(void **state)
+{
+   run_flow(NULL);
+}
+
+static void
+test_userptr_flow_multi_clients(void **state)
+{
+   static const char *const multi[] = { "--multi-clients", NULL };
+   run_flow(multi);
+}
+
+static void
+test_userptr_flow_no_fork(void **state)
+{
+   static const char *const nofork[] = { "--no-fork", NULL };
+   run_flow(nofork);
+}
+
+static void
+run_concurrent(const char *const *options, int nclients)
+{
+   struct test_server server;
+   test_server_start(&server, options);
+   /* the baseline after one context came and went (libhsakmt's first open) */
+   struct vtc warm;
+   test_client(&server, &warm, true);
+   vtc_close(&warm);
+   usleep(200000);
+   int base_fds = test_pid_fds(server.pid);
+   pid_t pids[16];
+   for (int i = 0; i < nclients; i++) {
+      pids[i] = fork();
+      assert_true(pids[i] >= 0);
+      if (pids[i] == 0) {
+         const char *err = userptr_flow(server.path, 64 + 32 * (uint32_t)i, false, NULL);
+         if (err)
+            fprintf(stderr, "client %d: %s\n", i, err);
+         _exit(err ? 1 : 0);
+      }
+   }
+   for (int i = 0; i < nclients; i++) {
+      int status;
+      assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+      assert_true(WIFEXITED(status));
+      assert_int_equal(WEXITSTATUS(status), 0);
+   }
+   /* every client's process or state is gone again */
+   for (int i = 0; i < 1000 && test_pid_fds(server.pid) != base_fds; i++)
+      usleep(10000);
+   assert_int_equal(test_pid_fds(server.pid), base_fds);
+   test_server_stop(&server);
+}
+
+static void
+test_concurrent_clients_fork(void **state)
+{
+   run_concurrent(NULL, 4);
+}
+
+static void
+test_concurrent_clients_multi(void **state)
+{
+   static const char *const multi[] = { "--multi-clients", NULL };
+   run_concurrent(multi, 4);
+}
+
+/* Waits until the observer sees the baseline again. */
+static void
+expect_baseline(struct vtc *observer, const uint32_t *base)
+{
+   uint32_t now[VTEST_STAT_COUNT];
+   for (int i = 0; i < 1000; i++) {
+      assert_int_equal(vtc_debug_stats(observer, now), 0);
+      if (now[VTEST_STAT_OPEN_FDS] == base[VTEST_STAT_OPEN_FDS] &&
+          now[VTEST_STAT_KFD_LIVE_BOS] == base[VTEST_STAT_KFD_LIVE_BOS] &&
+          now[VTEST_STAT_KFD_USERPTRS] == base[VTEST_STAT_KFD_USERPTRS] &&
+          now[VTEST_STAT_CLIENTS] == base[VTEST_STAT_CLIENTS])
+         return;
+      usleep(10000);
+   }
+   fail_msg("not back to baseline: fds %u/%u, bos %u/%u, userptrs %u/%u, clients %u/%u",
+            now[VTEST_STAT_OPEN_FDS], base[VTEST_STAT_OPEN_FDS],
+            now[VTEST_STAT_KFD_LIVE_BOS], base[VTEST_STAT_KFD_LIVE_BOS],
+            now[VTEST_STAT_KFD_USERPTRS], base[VTEST_STAT_KFD_USERPTRS],
+            now[VTEST_STAT_CLIENTS], base[VTEST_STAT_CLIENTS]);
+}
+
+static void
+test_killed_client_frees_everything_multi(void **state)
+{
+   static const char *const multi[] = { "--multi-clients", NULL };
+   struct test_server server;
+   test_server_start(&server, multi);
+   struct vtc observer;
+   test_client(&server, &observer, true);
+   uint32_t base[VTEST_STAT_COUNT];
+   assert_int_equal(vtc_debug_stats(&observer, base), 0);
+
+   for (int round = 0; round < 3; round++) {
+      pid_t pid = fork();
+      assert_true(pid >= 0);
+      if (pid == 0) {
+         struct vtc c;
+         if (userptr_flow(server.path, 128, true, &c))
+            _exit(1);
+         /* half a SUBMIT_CMD2, then stop: killed in the middle of a command */
+         uint32_t half[3] = { 9 + 4, VCMD_SUBMIT_CMD2, 1 };
+         if (round == 1)
+            half[1] = VCMD_GUEST_RAM_ADD, half[0] = 4; /* ... or of an fd transfer */
+         vtc_write(&c, half, sizeof(half));
+         printf("ready\n");
+         fflush(stdout);
+         for (;;)
+            pause();
+      }
+      /* wait until the child holds a registration, then kill it */
+      uint32_t now[VTEST_STAT_COUNT] = { 0 };
+      for (int i = 0; i < 500; i++) {
+         assert_int_equal(vtc_debug_stats(&observer, now), 0);
+         if (now[VTEST_STAT_KFD_USERPTRS] > base[VTEST_STAT_KFD_USERPTRS] &&
+             now[VTEST_STAT_CLIENTS] == 2)
+            break;
+         usleep(10000);
+      }
+      assert_true(now[VTEST_STAT_KFD_USERPTRS] > base[VTEST_STAT_KFD_USERPTRS]);
+      usleep(50000);
+      kill(pid, SIGKILL);
+      assert_int_equal(waitpid(pid, NULL, 0), pid);
+      expect_baseline(&observer, base);
+   }
+   expect_alive(&observer);
+   vtc_close(&observer);
+   test_server_stop(&server);
+}
+
+static void
+test_killed_client_fork(void **state)
+{
+   struct test_server server;
+   test_server_start(&server, NULL);
+   int base_fds = test_pid_fds(server.pid);
+   pid_t pid = fork();
+   assert_true(pid >= 0);
+   if (pid == 0) {
+      struct vtc c;
+      if (userptr_flow(server.path, 64, true, &c))
+         _exit(1);
+      uint32_t half[3] = { 100, VCMD_SUBMIT_CMD2, 1 };
+      vtc_write(&c, half, sizeof(half));
+      for (;;)
+         pause();
+   }
+   usleep(300000);
+   kill(pid, SIGKILL);
+   assert_int_equal(waitpid(pid, NULL, 0), pid);
+   /* the server still serves */
+   const char *err = userptr_flow(server.path, 64, false, NULL);
+   if (err)
+      fail_msg("%s", err);
+   for (int i = 0; i < 1000 && test_pid_fds(server.pid) != base_fds; i++)
+      usleep(10000);
+   assert_int_equal(test_pid_fds(server.pid), base_fds);
+   test_server_stop(&server);
+}
+
+int
+main(int argc, char **argv)
+{
+   test_server_exe = argc > 1 ? argv[1] : "virtkfd_test_server_kfdsim";
+   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_userptr_flow_fork),
+      cmocka_unit_test(test_userptr_flow_multi_clients),
+      cmocka_unit_test(test_userptr_flow_no_fork),
+      cmocka_unit_test(test_concurrent_clients_fork),
+      cmocka_unit_test(test_concurrent_clients_multi),
+      cmocka_unit_test(test_killed_client_frees_everything_multi),
+      cmocka_unit_test(test_killed_client_fork),
+   };
+   return cmocka_run_group_tests(tests, NULL, NULL);
+}
