@@ -1,0 +1,220 @@
+/*
+ * Copyright 2026 The virtkfd Authors
+ * SPDX-License-Identifier: MIT
+ *
+ * Round trips per second over the vtest socket, against virtkfd_test_server on the
+ * KFD emulator and, in the same run, against Debian's virgl_test_server (package
+ * virgl-server, capset 2 on llvmpipe, `--socket-path=PATH`) for the operations it
+ * has. Both servers run in their default fork-per-client mode. Target: virtkfd is
+ * not slower than virgl_test_server on any shared operation.
+ *
+ * usage: bench_vtest --server PATH --kfd-emulator LIB [--upstream PATH] [--iters N]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench_common.h"
+#include "vtest_client.h"
+
+#define REPS 5
+
+struct server {
+   pid_t pid;
+   char dir[64], path[96];
+};
+
+static bool
+server_start(struct server *s, char *const *argv_tail, const char *exe, bool eq_form)
+{
+   strcpy(s->dir, "/tmp/bench-vtest-XXXXXX");
+   if (!mkdtemp(s->dir))
+      bench_die("mkdtemp");
+   snprintf(s->path, sizeof(s->path), "%s/sock", s->dir);
+   char eq[128];
+   snprintf(eq, sizeof(eq), "--socket-path=%s", s->path);
+   char *argv[16] = { (char *)exe };
+   int argc = 1;
+   if (eq_form) {
+      argv[argc++] = eq;
+   } else {
+      argv[argc++] = "--socket-path";
+      argv[argc++] = s->path;
+   }
+   for (int i = 0; argv_tail[i] && argc < 15; i++)
+      argv[argc++] = argv_tail[i];
+   argv[argc] = NULL;
+   s->pid = fork();
+   if (s->pid < 0)
+      bench_die("fork");
+   if (s->pid == 0) {
+      int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+      if (null >= 0) {
+         dup2(null, 1); /* virgl_test_server chats on stdout */
+         dup2(null, 2);
+      }
+      execv(exe, argv);
+      _exit(127);
+   }
+   for (int i = 0; i < 400; i++) {
+      struct stat st;
+      if (stat(s->path, &st) == 0)
+         return true;
+      if (waitpid(s->pid, NULL, WNOHANG) == s->pid)
+         return false;
+      usleep(10000);
+   }
+   return false;
+}
+
+static void
+server_stop(struct server *s)
+{
+   kill(s->pid, SIGTERM);
+   waitpid(s->pid, NULL, 0);
+   unlink(s->path);
+   rmdir(s->dir);
+}
+
+enum op {
+   OP_RING0_SEQNO,
+   OP_SUBMIT_BUSY_WAIT,
+   OP_GUEST_BLOB,
+   OP_SYNC,
+   OP_COUNT,
+};
+
+static const char *const op_names[OP_COUNT] = {
+   "ring-0 ccmd + seqno wait",
+   "SUBMIT_CMD + BUSY_WAIT(WAIT)",
+   "GUEST blob create + unref (64 KiB)",
+   "SYNC create/write/read/unref",
+};
+
+/* One iteration of `op`; false on any failure. */
+static bool
+run_op(struct vtc *c, enum op op)
+{
+   switch (op) {
+   case OP_RING0_SEQNO: {
+      struct hsakmt_ccmd_req nop = { .cmd = HSAKMT_CCMD_NOP };
+      return vtc_hsakmt_call(c, &nop, sizeof(nop), 0) != NULL;
+   }
+   case OP_SUBMIT_BUSY_WAIT: {
+      uint32_t busy = 1;
+      return vtc_submit_cmd(c, NULL, 0) == 0 &&
+             vtc_busy_wait(c, 0, VCMD_BUSY_WAIT_FLAG_WAIT, &busy) == 0 && busy == 0;
+   }
+   case OP_GUEST_BLOB: {
+      uint32_t res;
+      int fd;
+      if (vtc_blob_create(c, VCMD_BLOB_TYPE_GUEST, VCMD_BLOB_FLAG_MAPPABLE, 64 << 10, 0,
+                          &res, &fd))
+         return false;
+      close(fd);
+      return vtc_unref(c, res) == 0;
+   }
+   case OP_SYNC: {
+      uint32_t id;
+      uint64_t value = 0;
+      return vtc_sync_create(c, 1, &id) == 0 && vtc_sync_write(c, id, 2) == 0 &&
+             vtc_sync_read(c, id, &value) == 0 && value == 2 &&
+             vtc_sync_unref(c, id) == 0;
+   }
+   default:
+      return false;
+   }
+}
+
+/* Round trips per second (median of REPS), or 0 when the op fails there. */
+static double
+measure(const char *path, bool hsakmt, enum op op, int iters)
+{
+   struct vtc c;
+   if (vtc_connect(&c, path, "bench_vtest"))
+      return 0;
+   if (hsakmt ? vtc_hsakmt_open(&c, 80 * 4096) : vtc_context_init(&c, 2)) {
+      vtc_close(&c);
+      return 0;
+   }
+   double rates[REPS];
+   bool ok = true;
+   for (int i = 0; ok && i < 10; i++)
+      ok = run_op(&c, op); /* warm-up */
+   for (int r = 0; ok && r < REPS; r++) {
+      double t = bench_now();
+      for (int i = 0; ok && i < iters; i++)
+         ok = run_op(&c, op);
+      rates[r] = iters / (bench_now() - t);
+   }
+   vtc_close(&c);
+   return ok ? bench_median(rates, REPS) : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+   const char *server_exe = NULL, *kfdsim = NULL,
+              *upstream_exe = "/usr/bin/virgl_test_server";
+   int iters = 2000;
+   for (int i = 1; i + 1 < argc; i += 2) {
+      if (!strcmp(argv[i], "--server"))
+         server_exe = argv[i + 1];
+      else if (!strcmp(argv[i], "--kfd-emulator"))
+         kfdsim = argv[i + 1];
+      else if (!strcmp(argv[i], "--upstream"))
+         upstream_exe = argv[i + 1];
+      else if (!strcmp(argv[i], "--iters"))
+         iters = atoi(argv[i + 1]);
+   }
+   if (!server_exe || iters <= 0) {
+      fprintf(stderr,
+              "usage: %s --server PATH [--kfd-emulator LIB] [--upstream PATH] "
+              "[--iters N]\n",
+              argv[0]);
+      return 1;
+   }
+
+   struct server ours, theirs;
+   char *ours_tail[] = { "--kfd-emulator", (char *)(kfdsim ? kfdsim : ""), NULL };
+   if (!server_start(&ours, kfdsim ? ours_tail : ours_tail + 2, server_exe, false))
+      bench_die("virtkfd_test_server did not start");
+   char *theirs_tail[] = { "--use-egl-surfaceless", NULL };
+   bool have_upstream = access(upstream_exe, X_OK) == 0 &&
+                        server_start(&theirs, theirs_tail, upstream_exe, true);
+
+   printf("vtest round trips per second (median of %d x %d), fork-per-client servers\n",
+          REPS, iters);
+   printf("%-38s %14s %18s %8s %s\n", "operation", "virtkfd", "virgl_test_server",
+          "ratio", "target");
+   bool all = true;
+   for (int op = 0; op < OP_COUNT; op++) {
+      double a = measure(ours.path, true, (enum op)op, iters);
+      double b = have_upstream && op != OP_RING0_SEQNO
+                    ? measure(theirs.path, false, (enum op)op, iters)
+                    : 0;
+      if (b > 0) {
+         bool pass = a >= b;
+         all &= pass;
+         printf("%-38s %14.0f %18.0f %7.2fx %s\n", op_names[op], a, b, a / b,
+                bench_verdict(pass));
+      } else {
+         printf("%-38s %14.0f %18s %8s %s\n", op_names[op], a,
+                op == OP_RING0_SEQNO ? "n/a (no native ctx)"
+                                     : (have_upstream ? "failed" : "not installed"),
+                "-", "-");
+      }
+   }
+   printf("target (not slower than virgl_test_server on any shared operation): %s\n",
+          have_upstream ? bench_verdict(all) : "not measured");
+   server_stop(&ours);
+   if (have_upstream)
+      server_stop(&theirs);
+   return 0;
+}
