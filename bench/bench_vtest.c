@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@
 #include "bench_common.h"
 #include "vtest_client.h"
 
-#define REPS 5
+#define REPS 7
 
 struct server {
    pid_t pid;
@@ -132,29 +133,80 @@ run_op(struct vtc *c, enum op op)
    }
 }
 
-/* Round trips per second (median of REPS), or 0 when the op fails there. */
-static double
-measure(const char *path, bool hsakmt, enum op op, int iters)
+/* One connection to a server, ready for `op`, warmed up; false when that fails. */
+static bool
+bench_connect(struct vtc *c, const char *path, bool hsakmt, enum op op)
 {
-   struct vtc c;
-   if (vtc_connect(&c, path, "bench_vtest"))
-      return 0;
-   if (hsakmt ? vtc_hsakmt_open(&c, 80 * 4096) : vtc_context_init(&c, 2)) {
-      vtc_close(&c);
-      return 0;
-   }
-   double rates[REPS];
-   bool ok = true;
+   if (vtc_connect(c, path, "bench_vtest"))
+      return false;
+   bool ok = !(hsakmt ? vtc_hsakmt_open(c, 80 * 4096) : vtc_context_init(c, 2));
    for (int i = 0; ok && i < 10; i++)
-      ok = run_op(&c, op); /* warm-up */
-   for (int r = 0; ok && r < REPS; r++) {
-      double t = bench_now();
-      for (int i = 0; ok && i < iters; i++)
-         ok = run_op(&c, op);
-      rates[r] = iters / (bench_now() - t);
+      ok = run_op(c, op);
+   if (!ok)
+      vtc_close(c);
+   return ok;
+}
+
+/* Round trips per second of `iters` iterations, or 0 when one fails. */
+static double
+measure_once(struct vtc *c, enum op op, int iters)
+{
+   double t = bench_now();
+   for (int i = 0; i < iters; i++)
+      if (!run_op(c, op))
+         return 0;
+   return iters / (bench_now() - t);
+}
+
+/*
+ * Medians of REPS repetitions for both servers. The repetitions alternate between
+ * them so that drift on the machine (other load, frequency) hits both alike.
+ */
+static void
+measure_pair(const char *ours_path, const char *theirs_path, enum op op, int iters,
+             double *ours_rate, double *theirs_rate)
+{
+   struct vtc a, b;
+   bool conn_a = bench_connect(&a, ours_path, true, op);
+   bool conn_b = theirs_path && bench_connect(&b, theirs_path, false, op);
+   bool ok_a = conn_a, ok_b = conn_b;
+   double ra[REPS], rb[REPS];
+   for (int r = 0; r < REPS; r++) {
+      ok_a = ok_a && (ra[r] = measure_once(&a, op, iters)) > 0;
+      ok_b = ok_b && (rb[r] = measure_once(&b, op, iters)) > 0;
    }
-   vtc_close(&c);
-   return ok ? bench_median(rates, REPS) : 0;
+   *ours_rate = ok_a ? bench_median(ra, REPS) : 0;
+   *theirs_rate = ok_b ? bench_median(rb, REPS) : 0;
+   if (conn_a)
+      vtc_close(&a);
+   if (conn_b)
+      vtc_close(&b);
+}
+
+/* One table of figures; true when no shared operation is slower than upstream. */
+static bool
+run_table(const struct server *ours, const struct server *theirs, int iters)
+{
+   printf("%-38s %14s %18s %8s %s\n", "operation", "virtkfd", "virgl_test_server",
+          "ratio", "target");
+   bool all = true;
+   for (int op = 0; op < OP_COUNT; op++) {
+      double a, b;
+      measure_pair(ours->path, theirs && op != OP_RING0_SEQNO ? theirs->path : NULL,
+                   (enum op)op, iters, &a, &b);
+      if (b > 0) {
+         bool pass = a >= b;
+         all &= pass;
+         printf("%-38s %14.0f %18.0f %7.2fx %s\n", op_names[op], a, b, a / b,
+                bench_verdict(pass));
+      } else {
+         printf("%-38s %14.0f %18s %8s %s\n", op_names[op], a,
+                op == OP_RING0_SEQNO ? "n/a (no native ctx)"
+                                     : (theirs ? "failed" : "not installed"),
+                "-", "-");
+      }
+   }
+   return all;
 }
 
 int
@@ -189,29 +241,38 @@ main(int argc, char **argv)
    bool have_upstream = access(upstream_exe, X_OK) == 0 &&
                         server_start(&theirs, theirs_tail, upstream_exe, true);
 
-   printf("vtest round trips per second (median of %d x %d), fork-per-client servers\n",
-          REPS, iters);
-   printf("%-38s %14s %18s %8s %s\n", "operation", "virtkfd", "virgl_test_server",
-          "ratio", "target");
-   bool all = true;
-   for (int op = 0; op < OP_COUNT; op++) {
-      double a = measure(ours.path, true, (enum op)op, iters);
-      double b = have_upstream && op != OP_RING0_SEQNO
-                    ? measure(theirs.path, false, (enum op)op, iters)
-                    : 0;
-      if (b > 0) {
-         bool pass = a >= b;
-         all &= pass;
-         printf("%-38s %14.0f %18.0f %7.2fx %s\n", op_names[op], a, b, a / b,
-                bench_verdict(pass));
-      } else {
-         printf("%-38s %14.0f %18s %8s %s\n", op_names[op], a,
-                op == OP_RING0_SEQNO ? "n/a (no native ctx)"
-                                     : (have_upstream ? "failed" : "not installed"),
-                "-", "-");
+   /*
+    * Each round trip is two wake-ups, so the figures depend mostly on where the
+    * scheduler puts the client and the server. First everything on one CPU, where
+    * a wake-up is a plain context switch and the run-to-run spread is small; then
+    * unpinned, as a VMM usually runs, where cross-CPU wake-ups dominate.
+    */
+   cpu_set_t all_cpus, one_cpu;
+   if (sched_getaffinity(0, sizeof(all_cpus), &all_cpus))
+      bench_die("sched_getaffinity");
+   CPU_ZERO(&one_cpu);
+   for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+      if (CPU_ISSET(cpu, &all_cpus)) {
+         CPU_SET(cpu, &one_cpu);
+         break;
       }
    }
-   printf("target (not slower than virgl_test_server on any shared operation): %s\n",
+   bool all = true;
+   for (int pass = 0; pass < 2; pass++) {
+      const cpu_set_t *mask = pass == 0 ? &one_cpu : &all_cpus;
+      /* the servers fork a child per connection, which inherits this */
+      pid_t pids[] = { 0, ours.pid, have_upstream ? theirs.pid : 0 };
+      for (int i = 0; i < 3; i++)
+         if ((i == 0 || pids[i]) && sched_setaffinity(pids[i], sizeof(*mask), mask))
+            bench_die("sched_setaffinity");
+      printf("%svtest round trips per second, %s (median of %d x %d, alternating "
+             "between the servers; fork-per-client servers)\n",
+             pass ? "\n" : "", pass == 0 ? "client and servers on one CPU" : "unpinned",
+             REPS, iters);
+      all &= run_table(&ours, have_upstream ? &theirs : NULL, iters);
+   }
+   printf("target (not slower than virgl_test_server on any shared operation, in both "
+          "runs): %s\n",
           have_upstream ? bench_verdict(all) : "not measured");
    server_stop(&ours);
    if (have_upstream)
