@@ -110,8 +110,14 @@ test_server_log_has(struct test_server *server, const char *text)
 void
 test_server_stop(struct test_server *server)
 {
+   test_server_stop_with(server, SIGTERM);
+}
+
+void
+test_server_stop_with(struct test_server *server, int sig)
+{
    int status = 0;
-   assert_int_equal(kill(server->pid, SIGTERM), 0);
+   assert_int_equal(kill(server->pid, sig), 0);
    assert_int_equal(waitpid(server->pid, &status, 0), server->pid);
    note_running(0, server->pid);
    if (!WIFEXITED(status) || WEXITSTATUS(status)) {

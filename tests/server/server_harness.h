@@ -29,6 +29,8 @@ extern const char *test_server_exe;
 void test_server_start(struct test_server *server, const char *const *options);
 /* SIGTERM, waitpid; asserts a clean exit and a removed socket. */
 void test_server_stop(struct test_server *server);
+/* The same with another signal (SIGINT). */
+void test_server_stop_with(struct test_server *server, int sig);
 /* Whether the server process still runs. */
 bool test_server_alive(struct test_server *server);
 /* Open fds of a process. */

@@ -1,0 +1,148 @@
+/*
+ * Copyright 2026 The virtkfd Authors
+ * SPDX-License-Identifier: MIT
+ *
+ * The server as a user starts it: --help, unknown options, shutdown on SIGINT
+ * with clients connected in each server mode, and the installed binary itself
+ * (not the test build linked with the emulator) re-running on the KFD emulator
+ * when /dev/kfd is absent and saying so at start-up.
+ *
+ * usage: test_vtest_cli TEST_SERVER [SERVER KFD_EMULATOR_LIB]
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "server_test.h"
+
+static const char *installed_server, *kfd_emulator;
+
+/* Runs `server args...`, returns its exit status; its stdout+stderr in `out`. */
+static int
+run_server(const char *exe, const char *const *args, char *out, size_t out_size)
+{
+   int pipefd[2];
+   assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+   const char *argv[8] = { exe };
+   int argc = 1;
+   for (int i = 0; args[i] && argc < 7; i++)
+      argv[argc++] = args[i];
+   argv[argc] = NULL;
+   pid_t pid = fork();
+   assert_true(pid >= 0);
+   if (pid == 0) {
+      dup2(pipefd[1], 1);
+      dup2(pipefd[1], 2);
+      execv(exe, (char **)argv);
+      _exit(127);
+   }
+   close(pipefd[1]);
+   size_t used = 0;
+   ssize_t n;
+   while ((n = read(pipefd[0], out + used, out_size - 1 - used)) > 0)
+      used += (size_t)n;
+   out[used] = 0;
+   close(pipefd[0]);
+   int status;
+   assert_int_equal(waitpid(pid, &status, 0), pid);
+   assert_true(WIFEXITED(status));
+   return WEXITSTATUS(status);
+}
+
+static void
+test_help_lists_the_modes(void **state)
+{
+   static char out[8192];
+   static const char *const help[] = { "--help", NULL };
+   assert_int_equal(run_server(test_server_exe, help, out, sizeof(out)), 0);
+   static const char *const options[] = { "--socket-path",   "--no-fork",
+                                          "--multi-clients", "--kfd-emulator",
+                                          "--replay",        "--max-length" };
+   for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+      if (!strstr(out, options[i]))
+         fail_msg("--help does not mention %s:\n%s", options[i], out);
+}
+
+static void
+test_unknown_option_fails(void **state)
+{
+   static char out[8192];
+   static const char *const bogus[] = { "--frobnicate", NULL };
+   assert_int_not_equal(run_server(test_server_exe, bogus, out, sizeof(out)), 0);
+   assert_non_null(strstr(out, "unknown option --frobnicate"));
+   static const char *const bad_value[] = { "--max-length", "12abc", NULL };
+   assert_int_not_equal(run_server(test_server_exe, bad_value, out, sizeof(out)), 0);
+   assert_non_null(strstr(out, "bad value for --max-length"));
+}
+
+/* SIGINT with a ROCm client connected: a clean exit that removes the socket. */
+static void
+sigint_with_a_client(const char *const *options)
+{
+   struct test_server server;
+   test_server_start(&server, options);
+   struct vtc c;
+   test_client(&server, &c, true);
+   expect_alive(&c);
+   test_server_stop_with(&server, SIGINT);
+   /* the session went away with the server */
+   assert_true(vtc_server_closed(&c, 5000));
+   vtc_close(&c);
+}
+
+static void
+test_sigint_fork_per_client(void **state)
+{
+   sigint_with_a_client(NULL);
+}
+
+static void
+test_sigint_multi_clients(void **state)
+{
+   static const char *const multi[] = { "--multi-clients", NULL };
+   sigint_with_a_client(multi);
+}
+
+static void
+test_installed_server_on_the_emulator(void **state)
+{
+#if defined(__SANITIZE_ADDRESS__)
+   /* the emulator would be LD_PRELOADed ahead of the ASan runtime */
+   skip();
+#endif
+   if (!installed_server || !kfd_emulator)
+      skip();
+   if (access("/dev/kfd", F_OK) == 0)
+      skip(); /* a real KFD: nothing is emulated */
+   const char *test_build = test_server_exe;
+   test_server_exe = installed_server;
+   struct test_server server;
+   const char *const options[] = { "--kfd-emulator", kfd_emulator, NULL };
+   test_server_start(&server, options);
+   struct vtc c;
+   test_client(&server, &c, true); /* OpenKFD and the shmem, on the emulator */
+   struct hsakmt_ccmd_req nop = { .cmd = HSAKMT_CCMD_NOP };
+   assert_non_null(vtc_hsakmt_call(&c, &nop, sizeof(nop), 0));
+   vtc_close(&c);
+   assert_true(test_server_log_has(&server, "no /dev/kfd: running on the KFD emulator"));
+   test_server_stop_with(&server, SIGINT);
+   test_server_exe = test_build;
+}
+
+int
+main(int argc, char **argv)
+{
+   test_server_exe = argc > 1 ? argv[1] : "virtkfd_test_server_kfdsim";
+   installed_server = argc > 3 ? argv[2] : NULL;
+   kfd_emulator = argc > 3 ? argv[3] : NULL;
+   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_help_lists_the_modes),
+      cmocka_unit_test(test_unknown_option_fails),
+      cmocka_unit_test(test_sigint_fork_per_client),
+      cmocka_unit_test(test_sigint_multi_clients),
+      cmocka_unit_test(test_installed_server_on_the_emulator),
+   };
+   return cmocka_run_group_tests(tests, NULL, NULL);
+}
