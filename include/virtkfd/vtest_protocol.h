@@ -114,7 +114,10 @@ enum vtest_debug_stat {
 #define VCMD_BLOB_FLAG_MAPPABLE     1
 #define VCMD_BLOB_FLAG_SHAREABLE    2
 #define VCMD_BLOB_FLAG_CROSS_DEVICE 4
-#define VCMD_RES_CREATE_BLOB_SIZE   6
+/* the userptr blob flags of the library's API, for RESOURCE_CREATE_BLOB_SG */
+#define VCMD_BLOB_FLAG_USE_USERPTR    8
+#define VCMD_BLOB_FLAG_USERPTR_RDONLY 0x10
+#define VCMD_RES_CREATE_BLOB_SIZE     6
 
 /* §6.5: sync objects */
 #define VCMD_SYNC_CREATE_SIZE   2

@@ -712,6 +712,66 @@ test_hostile_blob_ids(void **state)
    blob_expect_drop(VCMD_BLOB_TYPE_HOST3D, 0, 4096, 12345);      /* neither flag */
 }
 
+/* The same KFD allocation claimed by two resources: the second claim is refused. */
+static void
+test_hostile_same_blob_id_twice(void **state)
+{
+   struct vtc c;
+   test_client(&server, &c, true);
+   uint32_t stats[VTEST_STAT_COUNT];
+   assert_int_equal(vtc_debug_stats(&c, stats), 0);
+   uint32_t bos = stats[VTEST_STAT_KFD_LIVE_BOS]; /* libhsakmt's own */
+   /* the guest's hsaKmtOpenKFD: the fixed-address window for ALLOC */
+   struct hsakmt_query_info_req open = { .hdr.cmd = HSAKMT_CCMD_QUERY_INFO,
+                                         .type = HSAKMT_QUERY_OPEN_KFD };
+   uint64_t hint = 0x7f0000001000ull;
+   memcpy(open.raw, &hint, sizeof(hint));
+   struct hsakmt_query_info_rsp *opened =
+      vtc_hsakmt_call(&c, &open, sizeof(open), sizeof(*opened));
+   assert_non_null(opened);
+   int open_ret = opened->hdr.ret;
+   uint8_t buf[320] = { 0 };
+   struct hsakmt_memory_req *req = (struct hsakmt_memory_req *)buf;
+   req->hdr.cmd = HSAKMT_CCMD_MEMORY;
+   req->type = HSAKMT_MEMORY_ALLOC;
+   req->blob_id = vtc_new_blob_id(&c);
+   req->alloc.preferred_node = 1;
+   req->alloc.mem_flags = HSAKMT_MEMFLAG_NON_PAGED | HSAKMT_MEMFLAG_HOST_ACCESS;
+   req->alloc.size_in_bytes = 64 << 10;
+   struct hsakmt_memory_rsp *rsp = vtc_hsakmt_call(&c, req, sizeof(*req), sizeof(*rsp));
+   assert_non_null(rsp);
+#if defined(__SANITIZE_ADDRESS__)
+   if (open_ret != 0 || rsp->hdr.ret != 0) {
+      /* fixed-address allocations need libhsakmt's reserved aperture, which the
+       * server does not use under AddressSanitizer (see README) */
+      vtc_close(&c);
+      skip();
+   }
+#endif
+   assert_int_equal(open_ret, 0);
+   assert_int_equal(rsp->hdr.ret, 0);
+   /* not MAPPABLE: KFD memory has no fd to hand to another process */
+   uint32_t res;
+   int fd = -1;
+   assert_int_equal(
+      vtc_blob_create(&c, VCMD_BLOB_TYPE_HOST3D, 0, 64 << 10, req->blob_id, &res, &fd),
+      0);
+   close(fd);
+   assert_int_equal(vtc_debug_stats(&c, stats), 0);
+   assert_int_equal(stats[VTEST_STAT_KFD_LIVE_BOS], bos + 1);
+   uint32_t second;
+   assert_true(vtc_blob_create(&c, VCMD_BLOB_TYPE_HOST3D, 0, 64 << 10, req->blob_id,
+                               &second, &fd) < 0);
+   assert_true(c.error != 0);
+   assert_true(vtc_server_closed(&c, 5000));
+   vtc_close(&c);
+   /* the allocation went with the client (check_clean counts the fds) */
+   test_client(&server, &c, true);
+   assert_int_equal(vtc_debug_stats(&c, stats), 0);
+   assert_int_equal(stats[VTEST_STAT_KFD_LIVE_BOS], bos);
+   vtc_close(&c);
+}
+
 static void
 test_hostile_export_guest_blob(void **state)
 {
@@ -754,6 +814,77 @@ test_hostile_use_after_unref(void **state)
    assert_int_not_equal(rsp->hdr.ret, 0);
    assert_true(vtc_export_fd(&c, res) < 0);
    assert_int_equal(c.error, EINVAL);
+   vtc_close(&c);
+}
+
+/*
+ * A resource unref'd right behind a submit that names it, while that submit's
+ * fence on ring 1 is still pending: the sync still signals, the registration
+ * goes with the resource, and nothing is left behind.
+ */
+static void
+test_hostile_unref_while_submit_in_flight(void **state)
+{
+   struct vtc c;
+   test_client(&server, &c, true);
+   uint32_t stats[VTEST_STAT_COUNT];
+   assert_int_equal(vtc_debug_stats(&c, stats), 0);
+   uint32_t userptrs = stats[VTEST_STAT_KFD_USERPTRS];
+
+   const uint32_t pages = 4;
+   int ram = memfd_create("ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+   assert_true(ram >= 0);
+   assert_int_equal(ftruncate(ram, 1 << 20), 0);
+   assert_int_equal(vtc_guest_ram_add(&c, 1ull << 32, 1 << 20, ram), 0);
+   close(ram);
+   struct vtest_sg_entry sg[4];
+   for (uint32_t k = 0; k < pages; k++)
+      sg[k] = (struct vtest_sg_entry){ (1ull << 32) + (3 - k) * 8192ull, 4096 };
+   uint32_t res = 0;
+   assert_int_equal(vtc_blob_sg(&c, VCMD_BLOB_TYPE_HOST3D_GUEST,
+                                VCMD_BLOB_FLAG_USE_USERPTR, pages * 4096ull,
+                                vtc_new_blob_id(&c), sg, pages, &res),
+                    0);
+   uint8_t buf[320] = { 0 };
+   struct hsakmt_memory_req *req = (struct hsakmt_memory_req *)buf;
+   req->hdr.cmd = HSAKMT_CCMD_MEMORY;
+   req->type = HSAKMT_MEMORY_MAP_USERPTR;
+   req->res_id = res;
+   struct hsakmt_memory_rsp *rsp = vtc_hsakmt_call(&c, req, sizeof(*req), sizeof(*rsp));
+   assert_non_null(rsp);
+   assert_int_equal(rsp->hdr.ret, 0);
+   uint64_t handle = rsp->map_userptr.userptr_handle;
+   memset(buf, 0, sizeof(buf));
+   req->hdr.cmd = HSAKMT_CCMD_MEMORY;
+   req->type = HSAKMT_MEMORY_REG_MEM_WITH_FLAG;
+   req->res_id = res;
+   req->reg_mem_with_flag.memory_address = handle;
+   req->reg_mem_with_flag.memory_size_in_bytes = pages * 4096ull;
+   rsp = vtc_hsakmt_call(&c, req, sizeof(*req), sizeof(*rsp));
+   assert_non_null(rsp);
+   assert_int_equal(rsp->hdr.ret, 0);
+   assert_int_equal(vtc_debug_stats(&c, stats), 0);
+   assert_int_equal(stats[VTEST_STAT_KFD_USERPTRS], userptrs + 1);
+
+   /* ring 1: a ccmd on the resource with a sync to signal; the unref follows at once */
+   uint32_t sync;
+   assert_int_equal(vtc_sync_create(&c, 0, &sync), 0);
+   struct hsakmt_ccmd_req nop = { .cmd = HSAKMT_CCMD_NOP, .len = 16, .seqno = 1000 };
+   uint64_t value = 7;
+   assert_int_equal(vtc_submit_cmd2(&c, 1, &nop, 4, &sync, &value, 1), 0);
+   assert_int_equal(vtc_unref(&c, res), 0);
+   int efd = vtc_sync_wait(&c, 0, 5000, &sync, &value, 1);
+   assert_true(efd >= 0);
+   struct pollfd pfd = { efd, POLLIN, 0 };
+   assert_int_equal(poll(&pfd, 1, 5000), 1);
+   close(efd);
+   uint32_t busy = 1;
+   assert_int_equal(vtc_busy_wait(&c, res, VCMD_BUSY_WAIT_FLAG_WAIT, &busy), 0);
+   assert_int_equal(busy, 0);
+   assert_int_equal(vtc_debug_stats(&c, stats), 0);
+   assert_int_equal(stats[VTEST_STAT_KFD_USERPTRS], userptrs);
+   assert_int_equal(stats[VTEST_STAT_RESOURCES], 1); /* the shmem */
+   expect_alive(&c);
    vtc_close(&c);
 }
 
@@ -911,8 +1042,10 @@ main(int argc, char **argv)
       T(test_hostile_blob_sizes),
       T(test_hostile_blob_types_and_flags),
       T(test_hostile_blob_ids),
+      T(test_hostile_same_blob_id_twice),
       T(test_hostile_export_guest_blob),
       T(test_hostile_use_after_unref),
+      T(test_hostile_unref_while_submit_in_flight),
       T(test_hostile_res_id_wrap_around),
       T(test_hostile_many_clients_multi),
       T(test_hostile_many_clients_fork_and_no_fork),
