@@ -24,7 +24,8 @@
 
 /* The flow without cmocka, so that forked client processes can run it too. */
 static const char *
-userptr_flow(const char *path, uint32_t pages, bool keep_open, struct vtc *out)
+userptr_flow(const char *path, uint32_t pages, bool keep_open, bool alone,
+             struct vtc *out)
 {
    static char why[128];
    struct vtc c;
@@ -122,6 +123,10 @@ userptr_flow(const char *path, uint32_t pages, bool keep_open, struct vtc *out)
       CHECK(vtc_unref(&c, res) == 0, "unref");
       uint32_t after[VTEST_STAT_COUNT];
       CHECK(vtc_debug_stats(&c, after) == 0 &&
+               after[VTEST_STAT_RESOURCES] + 1 == stats[VTEST_STAT_RESOURCES],
+            "the resource outlived RESOURCE_UNREF");
+      /* the emulator's count is per process: exact only without neighbours */
+      CHECK(!alone ||
                after[VTEST_STAT_KFD_USERPTRS] + 1 == stats[VTEST_STAT_KFD_USERPTRS],
             "the registration outlived RESOURCE_UNREF");
       vtc_close(&c);
@@ -139,7 +144,7 @@ run_flow(const char *const *options)
 {
    struct test_server server;
    test_server_start(&server, options);
-   const char *err = userptr_flow(server.path, 256, false, NULL);
+   const char *err = userptr_flow(server.path, 256, false, true, NULL);
    if (err)
       fail_msg("%s", err);
    test_server_stop(&server);
@@ -165,54 +170,6 @@ test_userptr_flow_no_fork(void **state)
    run_flow(nofork);
 }
 
-static void
-run_concurrent(const char *const *options, int nclients)
-{
-   struct test_server server;
-   test_server_start(&server, options);
-   /* the baseline after one context came and went (libhsakmt's first open) */
-   struct vtc warm;
-   test_client(&server, &warm, true);
-   vtc_close(&warm);
-   usleep(200000);
-   int base_fds = test_pid_fds(server.pid);
-   pid_t pids[16];
-   for (int i = 0; i < nclients; i++) {
-      pids[i] = fork();
-      assert_true(pids[i] >= 0);
-      if (pids[i] == 0) {
-         const char *err = userptr_flow(server.path, 64 + 32 * (uint32_t)i, false, NULL);
-         if (err)
-            fprintf(stderr, "client %d: %s\n", i, err);
-         _exit(err ? 1 : 0);
-      }
-   }
-   for (int i = 0; i < nclients; i++) {
-      int status;
-      assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
-      assert_true(WIFEXITED(status));
-      assert_int_equal(WEXITSTATUS(status), 0);
-   }
-   /* every client's process or state is gone again */
-   for (int i = 0; i < 1000 && test_pid_fds(server.pid) != base_fds; i++)
-      usleep(10000);
-   assert_int_equal(test_pid_fds(server.pid), base_fds);
-   test_server_stop(&server);
-}
-
-static void
-test_concurrent_clients_fork(void **state)
-{
-   run_concurrent(NULL, 4);
-}
-
-static void
-test_concurrent_clients_multi(void **state)
-{
-   static const char *const multi[] = { "--multi-clients", NULL };
-   run_concurrent(multi, 4);
-}
-
 /* Waits until the observer sees the baseline again. */
 static void
 expect_baseline(struct vtc *observer, const uint32_t *base)
@@ -235,6 +192,66 @@ expect_baseline(struct vtc *observer, const uint32_t *base)
 }
 
 static void
+run_concurrent(bool multi, int nclients)
+{
+   static const char *const multi_option[] = { "--multi-clients", NULL };
+   struct test_server server;
+   test_server_start(&server, multi ? multi_option : NULL);
+   /* the baseline after one context came and went (libhsakmt's first open) */
+   struct vtc warm;
+   test_client(&server, &warm, true);
+   vtc_close(&warm);
+   usleep(200000);
+   int base_fds = test_pid_fds(server.pid);
+   /* in one process, an observer sees the emulator's counts of all clients */
+   struct vtc observer;
+   uint32_t base[VTEST_STAT_COUNT];
+   if (multi) {
+      test_client(&server, &observer, false);
+      assert_int_equal(vtc_debug_stats(&observer, base), 0);
+   }
+   pid_t pids[16];
+   for (int i = 0; i < nclients; i++) {
+      pids[i] = fork();
+      assert_true(pids[i] >= 0);
+      if (pids[i] == 0) {
+         const char *err =
+            userptr_flow(server.path, 64 + 32 * (uint32_t)i, false, !multi, NULL);
+         if (err)
+            fprintf(stderr, "client %d: %s\n", i, err);
+         _exit(err ? 1 : 0);
+      }
+   }
+   for (int i = 0; i < nclients; i++) {
+      int status;
+      assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+      assert_true(WIFEXITED(status));
+      assert_int_equal(WEXITSTATUS(status), 0);
+   }
+   if (multi) {
+      expect_baseline(&observer, base);
+      vtc_close(&observer);
+   }
+   /* every client's process or state is gone again */
+   for (int i = 0; i < 1000 && test_pid_fds(server.pid) != base_fds; i++)
+      usleep(10000);
+   assert_int_equal(test_pid_fds(server.pid), base_fds);
+   test_server_stop(&server);
+}
+
+static void
+test_concurrent_clients_fork(void **state)
+{
+   run_concurrent(false, 4);
+}
+
+static void
+test_concurrent_clients_multi(void **state)
+{
+   run_concurrent(true, 4);
+}
+
+static void
 test_killed_client_frees_everything_multi(void **state)
 {
    static const char *const multi[] = { "--multi-clients", NULL };
@@ -250,7 +267,7 @@ test_killed_client_frees_everything_multi(void **state)
       assert_true(pid >= 0);
       if (pid == 0) {
          struct vtc c;
-         if (userptr_flow(server.path, 128, true, &c))
+         if (userptr_flow(server.path, 128, true, false, &c))
             _exit(1);
          /* half a SUBMIT_CMD2, then stop: killed in the middle of a command */
          uint32_t half[3] = { 9 + 4, VCMD_SUBMIT_CMD2, 1 };
@@ -292,7 +309,7 @@ test_killed_client_fork(void **state)
    assert_true(pid >= 0);
    if (pid == 0) {
       struct vtc c;
-      if (userptr_flow(server.path, 64, true, &c))
+      if (userptr_flow(server.path, 64, true, false, &c))
          _exit(1);
       uint32_t half[3] = { 100, VCMD_SUBMIT_CMD2, 1 };
       vtc_write(&c, half, sizeof(half));
@@ -303,7 +320,7 @@ test_killed_client_fork(void **state)
    kill(pid, SIGKILL);
    assert_int_equal(waitpid(pid, NULL, 0), pid);
    /* the server still serves */
-   const char *err = userptr_flow(server.path, 64, false, NULL);
+   const char *err = userptr_flow(server.path, 64, false, true, NULL);
    if (err)
       fail_msg("%s", err);
    for (int i = 0; i < 1000 && test_pid_fds(server.pid) != base_fds; i++)
