@@ -428,20 +428,13 @@ maybe_emulated_fd_stat(int fd, struct stat *st)
           kfdsim_state_is_memfd_dev(st->st_dev);
 }
 
-static bool
-maybe_emulated_fd(int fd)
-{
-   struct stat st;
-
-   return maybe_emulated_fd_stat(fd, &st);
-}
-
 KFDSIM_EXPORT int
 ioctl(int fd, unsigned long request, ...)
 {
    struct kfdsim_state *s;
    struct kfdsim_file *file;
    struct kfdsim_file copy;
+   struct stat st;
    va_list ap;
    void *arg;
    int ret;
@@ -450,10 +443,10 @@ ioctl(int fd, unsigned long request, ...)
    arg = va_arg(ap, void *);
    va_end(ap);
 
-   if (!maybe_emulated_fd(fd))
+   if (!maybe_emulated_fd_stat(fd, &st))
       return kfdsim_real()->ioctl(fd, request, arg);
    s = kfdsim_state_lock();
-   file = s->mode == KFDSIM_MODE_ACTIVE ? kfdsim_file_lookup(s, fd) : NULL;
+   file = s->mode == KFDSIM_MODE_ACTIVE ? kfdsim_file_lookup_stat(s, &st) : NULL;
    if (!file) {
       kfdsim_state_unlock(s);
       return kfdsim_real()->ioctl(fd, request, arg);
@@ -521,12 +514,14 @@ close(int fd)
 {
    struct kfdsim_state *s;
    struct kfdsim_file *file;
+   struct stat st;
    int ret;
 
-   if (!maybe_emulated_fd(fd))
+   /* one fstat per close: every memfd the process closes comes here */
+   if (!maybe_emulated_fd_stat(fd, &st))
       return kfdsim_real()->close(fd);
    s = kfdsim_state_lock();
-   file = s->mode == KFDSIM_MODE_ACTIVE ? kfdsim_file_lookup(s, fd) : NULL;
+   file = s->mode == KFDSIM_MODE_ACTIVE ? kfdsim_file_lookup_stat(s, &st) : NULL;
    ret = kfdsim_real()->close(fd);
    if (file && ret == 0) {
       kfdsim_trace(s, "close %s fd %d",
