@@ -4,7 +4,8 @@
  *
  * The full userptr flow over vtest (§13.6): GUEST_RAM_ADD -> RESOURCE_CREATE_BLOB_SG
  * -> MAP_USERPTR -> REG_MEM_WITH_FLAG -> MAP_TO_GPU_NODES, with the GPU's view read
- * back from the KFD emulator in the server; several clients at once in both server
+ * back from the KFD emulator in the server, also after the guest punches a hole into
+ * a registered page (§12.3 item 5); several clients at once in both server
  * modes; and a client killed in the middle of a command, after which the server
  * still serves and is back to its baseline (fds, emulator buffers, registrations).
  */
@@ -114,6 +115,27 @@ userptr_flow(const char *path, uint32_t pages, bool keep_open, bool alone,
                         4) == 0 &&
             seen == fresh,
          "a later guest write is not visible to the GPU");
+
+   /*
+    * The guest gives a registered page back (balloon, free page reporting): the
+    * GPU must see the zeros of the hole, not the stale page, and then the page the
+    * guest faults in afresh.
+    */
+   uint32_t gp_hole = (7u * 37u) % n, hole_tag = 0;
+   CHECK(fallocate(fds[gp_hole / (n / 2)], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                   (off_t)(gp_hole % (n / 2)) * PAGE, PAGE) == 0,
+         "punching a hole into guest RAM");
+   CHECK(vtc_debug_read(&c, VCMD_VIRTKFD_DEBUG_GPU_READ, gpu_va + 7 * PAGE, &hole_tag,
+                        4) == 0 &&
+            hole_tag == 0,
+         "the GPU still sees a page the guest punched out");
+   hole_tag = 0x0badf00d;
+   memcpy(base[gp_hole / (n / 2)] + (size_t)(gp_hole % (n / 2)) * PAGE, &hole_tag, 4);
+   hole_tag = 0;
+   CHECK(vtc_debug_read(&c, VCMD_VIRTKFD_DEBUG_GPU_READ, gpu_va + 7 * PAGE, &hole_tag,
+                        4) == 0 &&
+            hole_tag == 0x0badf00d,
+         "the GPU does not see the page faulted in after the hole");
 
    uint32_t stats[VTEST_STAT_COUNT];
    CHECK(vtc_debug_stats(&c, stats) == 0 && stats[VTEST_STAT_KFD_USERPTRS] >= 1, "stats");
