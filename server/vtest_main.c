@@ -343,6 +343,26 @@ drop_all_clients(void)
 
 /* ---- modes ------------------------------------------------------------------- */
 
+#if defined(__SANITIZE_ADDRESS__)
+#define VTEST_HAVE_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VTEST_HAVE_LSAN 1
+#endif
+#endif
+#ifdef VTEST_HAVE_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+/* In sanitizer builds, a leak in a client process fails it like one in the parent. */
+static void
+check_leaks_before_exit(void)
+{
+#ifdef VTEST_HAVE_LSAN
+   __lsan_do_leak_check();
+#endif
+}
+
 static pid_t children[1024];
 static unsigned nchildren;
 
@@ -350,10 +370,19 @@ static void
 reap_children(bool wait_all)
 {
    for (unsigned i = 0; i < nchildren;) {
-      if (waitpid(children[i], NULL, wait_all ? 0 : WNOHANG) == children[i])
-         children[i] = children[--nchildren];
-      else
+      int status;
+      if (waitpid(children[i], &status, wait_all ? 0 : WNOHANG) != children[i]) {
          i++;
+         continue;
+      }
+      /* a crashed or failing client process must not go unnoticed */
+      if (WIFSIGNALED(status))
+         vtest_log("client process %d: killed by signal %d (%s)", (int)children[i],
+                   WTERMSIG(status), strsignal(WTERMSIG(status)));
+      else if (WIFEXITED(status) && WEXITSTATUS(status))
+         vtest_log("client process %d: exited with status %d", (int)children[i],
+                   WEXITSTATUS(status));
+      children[i] = children[--nchildren];
    }
 }
 
@@ -413,6 +442,8 @@ run_fork(int listen_fd, int sfd)
             vtest_renderer_fini();
          }
          close(child_sfd);
+         /* _exit: the parent's atexit work is not the child's; so leak-check here */
+         check_leaks_before_exit();
          _exit(status);
       }
       if (pid < 0)

@@ -27,6 +27,10 @@ extern const char *test_server_exe;
 
 /* Starts the server with extra options (NULL-terminated), waits for its socket. */
 void test_server_start(struct test_server *server, const char *const *options);
+/* The same in the directory and on the socket path `server` names already. */
+void test_server_start_at(struct test_server *server, const char *const *options);
+/* SIGKILL, waitpid: the socket and the directory stay behind. */
+void test_server_kill(struct test_server *server);
 /* SIGTERM, waitpid; asserts a clean exit and a removed socket. */
 void test_server_stop(struct test_server *server);
 /* The same with another signal (SIGINT). */
