@@ -735,7 +735,7 @@ main(int argc, char **argv)
       break;
    }
    close(listen_fd);
-   unlink(vtest_opts.socket_path);
+   vtest_socket_remove(vtest_opts.socket_path);
    close(sfd);
    vtest_log("shut down");
    return status;

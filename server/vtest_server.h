@@ -88,6 +88,8 @@ struct vtest_tx {
 
 /* Creates the listening socket (refuses existing non-sockets and long paths). */
 int vtest_socket_listen(const char *path);
+/* Removes the socket at path if it is still the one vtest_socket_listen created. */
+void vtest_socket_remove(const char *path);
 
 struct vtest_record;
 

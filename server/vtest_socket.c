@@ -24,6 +24,39 @@
 
 #include "vtest_server.h"
 
+/* The inode of the socket this process created, so that only it is removed at exit. */
+static dev_t listen_dev;
+static ino_t listen_ino;
+
+/*
+ * §10 row 31: a path may be taken over only when it is a socket nobody listens on
+ * any more; a user's file, or the socket of a live server, is never replaced.
+ */
+static int
+claim_path(const char *path, const char *what)
+{
+   struct stat st;
+   if (lstat(path, &st) < 0)
+      return errno == ENOENT ? 0 : -errno;
+   if (!S_ISSOCK(st.st_mode)) {
+      vtest_log("%s exists and is not a socket: refusing to replace it", path);
+      return -EEXIST;
+   }
+   struct sockaddr_un addr = { .sun_family = AF_UNIX };
+   snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+   int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+   if (probe < 0)
+      return -errno;
+   int live = connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+   close(probe);
+   if (live) {
+      vtest_log("%s: another server listens on %s", what, path);
+      return -EADDRINUSE;
+   }
+   unlink(path);
+   return 0;
+}
+
 int
 vtest_socket_listen(const char *path)
 {
@@ -34,42 +67,55 @@ vtest_socket_listen(const char *path)
       return -ENAMETOOLONG;
    }
    strcpy(addr.sun_path, path);
-
-   /* §10 row 31: only a stale socket may be replaced, never a user's file */
-   struct stat st;
-   if (lstat(path, &st) == 0) {
-      if (!S_ISSOCK(st.st_mode)) {
-         vtest_log("%s exists and is not a socket: refusing to replace it", path);
-         return -EEXIST;
-      }
-      unlink(path);
-   }
+   int ret = claim_path(path, "socket path");
+   if (ret < 0)
+      return ret;
 
    /*
-    * Bind to a temporary name and rename it once listen() succeeded, so the path
-    * appears only when connect() works: scripts and tests may wait for it.
+    * Bind to a temporary name and link it into place once listen() succeeded, so the
+    * path appears only when connect() works: scripts and tests may wait for it.
+    * link() never replaces what appeared at the path meanwhile; rename() would.
     */
    struct sockaddr_un tmp = addr;
-   bool renamed = strlen(path) + 5 < sizeof(tmp.sun_path);
-   if (renamed) {
+   bool staged = strlen(path) + 5 < sizeof(tmp.sun_path);
+   if (staged) {
       snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.new", path);
-      unlink(tmp.sun_path);
+      ret = claim_path(tmp.sun_path, "temporary socket path");
+      if (ret < 0)
+         return ret;
    }
    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
    if (fd < 0)
       return -errno;
    mode_t old = umask(0077); /* the socket is created mode 0600 */
-   int ret = bind(fd, (struct sockaddr *)(renamed ? &tmp : &addr), sizeof(addr));
+   ret = bind(fd, (struct sockaddr *)(staged ? &tmp : &addr), sizeof(addr));
    umask(old);
-   if (ret < 0 || listen(fd, 16) < 0 || (renamed && rename(tmp.sun_path, path) < 0)) {
+   if (ret < 0 || listen(fd, 16) < 0 || (staged && link(tmp.sun_path, path) < 0)) {
       ret = -errno;
       vtest_log("cannot listen on %s: %s", path, strerror(-ret));
-      if (renamed)
+      if (staged)
          unlink(tmp.sun_path);
       close(fd);
       return ret;
    }
+   if (staged)
+      unlink(tmp.sun_path);
+   struct stat st;
+   if (lstat(path, &st) == 0) {
+      listen_dev = st.st_dev;
+      listen_ino = st.st_ino;
+   }
    return fd;
+}
+
+void
+vtest_socket_remove(const char *path)
+{
+   struct stat st;
+   /* a newer server may have taken the path over: leave its socket alone */
+   if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == listen_dev &&
+       st.st_ino == listen_ino)
+      unlink(path);
 }
 
 size_t

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "server_test.h"
@@ -75,6 +76,49 @@ test_unknown_option_fails(void **state)
    static const char *const bad_value[] = { "--max-length", "12abc", NULL };
    assert_int_not_equal(run_server(test_server_exe, bad_value, out, sizeof(out)), 0);
    assert_non_null(strstr(out, "bad value for --max-length"));
+}
+
+/* §10 row 31: the socket path never replaces a user's file or a live server. */
+static void
+test_socket_path_is_never_stolen(void **state)
+{
+   static char out[8192];
+   struct test_server first;
+   test_server_start(&first, NULL);
+
+   /* a live server's socket: refused, and the first server still serves */
+   const char *const same[] = { "--socket-path", first.path, NULL };
+   assert_int_not_equal(run_server(test_server_exe, same, out, sizeof(out)), 0);
+   assert_non_null(strstr(out, "another server listens on"));
+   struct vtc c;
+   test_client(&first, &c, false);
+   expect_alive(&c);
+   vtc_close(&c);
+
+   /* a regular file: refused and left as it was */
+   char file[128];
+   snprintf(file, sizeof(file), "%s/notes", first.dir);
+   int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+   assert_true(fd >= 0);
+   assert_int_equal(write(fd, "keep", 4), 4);
+   close(fd);
+   const char *const onto_file[] = { "--socket-path", file, NULL };
+   assert_int_not_equal(run_server(test_server_exe, onto_file, out, sizeof(out)), 0);
+   assert_non_null(strstr(out, "is not a socket"));
+   struct stat st;
+   assert_int_equal(stat(file, &st), 0);
+   assert_true(S_ISREG(st.st_mode) && st.st_size == 4);
+   unlink(file);
+
+   /* a stale socket, left by a server that was killed, is taken over */
+   test_server_kill(&first);
+   assert_int_equal(lstat(first.path, &st), 0);
+   struct test_server second = first;
+   test_server_start_at(&second, NULL);
+   test_client(&second, &c, false);
+   expect_alive(&c);
+   vtc_close(&c);
+   test_server_stop(&second);
 }
 
 /* SIGINT with a ROCm client connected: a clean exit that removes the socket. */
@@ -140,6 +184,7 @@ main(int argc, char **argv)
    const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_help_lists_the_modes),
       cmocka_unit_test(test_unknown_option_fails),
+      cmocka_unit_test(test_socket_path_is_never_stolen),
       cmocka_unit_test(test_sigint_fork_per_client),
       cmocka_unit_test(test_sigint_multi_clients),
       cmocka_unit_test(test_installed_server_on_the_emulator),
