@@ -50,14 +50,18 @@ ram_add_status(struct vtest_client *client, uint64_t gpa, uint64_t size, int fd,
    struct stat st;
    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
       return EBADF;
-   if ((uint64_t)st.st_size < size)
-      return ERANGE;
    /* udmabuf's rule: the RAM must not shrink under the mapping, nor be read-only */
    int seals = fcntl(fd, F_GET_SEALS);
    if (seals < 0 || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
       return EPERM;
    if (!(seals & F_SEAL_SHRINK) && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
       return EPERM;
+   /* the size only counts once it can no longer shrink: another thread of the client
+    * may ftruncate between a check and the seal, and the server would take SIGBUS */
+   if (fstat(fd, &st) < 0)
+      return EBADF;
+   if ((uint64_t)st.st_size < size)
+      return ERANGE;
    void *map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
    if (map == MAP_FAILED)
       return (uint32_t)errno;
