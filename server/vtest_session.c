@@ -571,7 +571,9 @@ cmd_get_caps(struct vtest_client *client, const uint32_t *payload, uint32_t len,
    /* §10 row 27: there is no virgl capset; answer "size 0" instead of dropping */
    vtest_log("client %u: %s: no virgl capsets in a native-only server", client->serial,
              command_name(client->cur_cmd));
-   uint32_t hdr[2] = { 0 + 1, client->cur_cmd }; /* len = size + 1, no bytes follow */
+   /* len = size + 1, no bytes follow; §10.1: GET_CAPS2 is answered with id 2, which
+    * is what clients wait for */
+   uint32_t hdr[2] = { 0 + 1, client->cur_cmd == VCMD_GET_CAPS2 ? 2 : VCMD_GET_CAPS };
    return vtest_tx_data(&client->tx, hdr, sizeof(hdr)) == 0;
 }
 
