@@ -210,8 +210,8 @@ vtest_cmd_resource_unref(struct vtest_client *client, const uint32_t *payload,
       }
    }
    /* kept from upstream for compatibility (§10 row 21), but never silent */
-   vtest_log("client %u: RESOURCE_UNREF of unknown resource %u ignored", client->serial,
-             payload[0]);
+   vtest_debug("client %u: RESOURCE_UNREF of unknown resource %u ignored", client->serial,
+               payload[0]);
    return true;
 }
 
