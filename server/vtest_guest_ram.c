@@ -210,6 +210,8 @@ vtest_cmd_resource_create_blob_sg(struct vtest_client *client, const uint32_t *p
    if (sum < size)
       return sg_reply_error(client, EINVAL, "the entries are shorter than size");
 
+   if (client->nres >= VTEST_MAX_CLIENT_RESOURCES)
+      return sg_reply_error(client, ENOSPC, "too many resources for one client");
    struct vtest_resource *res = calloc(1, sizeof(*res));
    if (!res)
       return sg_reply_error(client, ENOMEM, "allocation");

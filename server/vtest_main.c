@@ -248,13 +248,45 @@ loop_drop(unsigned i)
    loop_clients[i] = loop_clients[--loop_nclients];
 }
 
+/*
+ * accept() failing for want of fds leaves the connection queued and the listening
+ * socket readable: without a pause, poll() would spin. Returns when to listen again.
+ */
+static int64_t
+accept_failed(int err)
+{
+   if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+      return 0;
+   static int64_t last_log;
+   int64_t now = vtest_now_ns();
+   if (now - last_log > 1000000000) {
+      vtest_log("cannot accept a client: %s; not listening for 100 ms", strerror(err));
+      last_log = now;
+   }
+   return now + 100000000;
+}
+
+/* The fork and sequential modes: wait out the pause, still hearing signals. */
+static void
+pause_listening(int64_t until, int sfd)
+{
+   if (until) {
+      struct pollfd sig = { sfd, POLLIN, 0 };
+      poll(&sig, 1, 100);
+   }
+}
+
+static int64_t listen_paused_until;
+
 static void
 loop_accept(int listen_fd)
 {
    for (;;) {
       int sock = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (sock < 0)
+      if (sock < 0) {
+         listen_paused_until = accept_failed(errno);
          return;
+      }
       struct vtest_client *client =
          loop_nclients < 1024 ? vtest_client_create(sock) : NULL;
       if (!client) {
@@ -283,15 +315,16 @@ serve(int listen_fd, int sfd)
       pfds[n++] = (struct pollfd){ sfd, POLLIN, 0 };
       int poll_fd = server.renderer_ready ? server.poll_fd : -1;
       pfds[n++] = (struct pollfd){ poll_fd, POLLIN, 0 };
-      pfds[n++] = (struct pollfd){ listen_fd, POLLIN, 0 };
-      bool timed = false, busy = false;
+      bool listen_paused = listen_paused_until && vtest_now_ns() < listen_paused_until;
+      pfds[n++] = (struct pollfd){ listen_paused ? -1 : listen_fd, POLLIN, 0 };
+      bool timed = listen_paused, busy = false;
       for (unsigned i = 0; i < loop_nclients; i++) {
          struct vtest_client *c = loop_clients[i];
          short events = vtest_client_wants_input(c) ? POLLIN : 0;
          if (c->tx.queued)
             events |= POLLOUT;
          pfds[n++] = (struct pollfd){ c->sock, events, 0 };
-         timed |= c->waits != NULL || c->busy_wait_pending;
+         timed |= c->waits != NULL || c->busy_wait_pending || c->closing;
          /* whole commands buffered while it was paused: no need to sleep */
          busy |= events & POLLIN && vtest_rx_avail(&c->rx) >= 8;
       }
@@ -305,13 +338,18 @@ serve(int listen_fd, int sfd)
       /* fence callbacks run here, on this thread */
       if (server.renderer_ready && (poll_fd < 0 || pfds[1].revents))
          virgl_renderer_poll();
-      if (listen_fd >= 0 && (pfds[2].revents & POLLIN))
+      if (listen_fd >= 0 && !listen_paused && (pfds[2].revents & POLLIN))
          loop_accept(listen_fd);
       for (unsigned i = 0; i < loop_nclients;) {
          struct vtest_client *c = loop_clients[i];
          /* read only what poll() reported, or what is buffered already */
          bool work = c->revents || vtest_rx_avail(&c->rx) >= 8;
-         bool alive = !vtest_client_wants_input(c) || !work || vtest_client_process(c);
+         bool alive;
+         if (vtest_client_wants_input(c))
+            alive = !work || vtest_client_process(c);
+         else /* paused: a hang-up is reported without being asked for, again and
+               * again, so it ends the session rather than spin the loop */
+            alive = !(c->revents & (POLLHUP | POLLERR));
          if (alive) {
             /* retired fences may release a deferred reply, and with it the input */
             bool paused = !vtest_client_wants_input(c);
@@ -319,10 +357,21 @@ serve(int listen_fd, int sfd)
             if (paused && vtest_client_wants_input(c))
                alive = vtest_client_process(c);
          }
+         short revents = c->revents;
          c->revents = 0;
-         alive = alive && !c->closing;
-         if (alive && vtest_tx_flush(&c->tx, c->sock) < 0)
-            alive = false;
+         if (c->closing && !c->rx.eof && !(revents & (POLLHUP | POLLERR))) {
+            /* a session that ends for a bad command still gets what was queued
+             * before it and the error notice, for a second at most */
+            int64_t now = vtest_now_ns();
+            if (!c->linger_until_ns)
+               c->linger_until_ns = now + 1000000000;
+            alive = vtest_tx_flush(&c->tx, c->sock) == 0 && c->tx.queued &&
+                    now < c->linger_until_ns;
+         } else {
+            alive = alive && !c->closing;
+            if (alive && vtest_tx_flush(&c->tx, c->sock) < 0)
+               alive = false;
+         }
          if (!alive)
             loop_drop(i);
          else
@@ -417,8 +466,10 @@ run_fork(int listen_fd, int sfd)
       if (!(pfds[1].revents & POLLIN))
          continue;
       int sock = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (sock < 0)
+      if (sock < 0) {
+         pause_listening(accept_failed(errno), sfd);
          continue;
+      }
       if (nchildren == 1024) {
          vtest_log("too many clients: refusing one");
          close(sock);
@@ -470,8 +521,10 @@ run_sequential(int listen_fd, int sfd, bool once)
       if (!(pfds[1].revents & POLLIN))
          continue;
       int sock = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (sock < 0)
+      if (sock < 0) {
+         pause_listening(accept_failed(errno), sfd);
          continue;
+      }
       if (serve_one_process(sock))
          continue;
       serve(-1, sfd);

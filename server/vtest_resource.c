@@ -117,6 +117,10 @@ vtest_cmd_resource_create_blob(struct vtest_client *client, const uint32_t *payl
                                (unsigned long long)size,
                                (unsigned long long)vtest_opts.max_blob_size);
 
+   if (client->nres >= VTEST_MAX_CLIENT_RESOURCES)
+      return vtest_client_fail(client, VCMD_RESOURCE_CREATE_BLOB, ENOSPC,
+                               "%u resources already (at most %u per client)",
+                               client->nres, VTEST_MAX_CLIENT_RESOURCES);
    struct vtest_resource *res = calloc(1, sizeof(*res));
    if (!res)
       return blob_fail(client, NULL, -1, ENOMEM, "allocation");

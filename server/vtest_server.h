@@ -84,6 +84,7 @@ struct vtest_tx_chunk {
 struct vtest_tx {
    struct vtest_tx_chunk *first, *last;
    size_t queued; /* bytes not yet sent */
+   unsigned fds;  /* fd messages among them: each holds an open file */
 };
 
 /* Creates the listening socket (refuses existing non-sockets and long paths). */
@@ -178,9 +179,10 @@ struct vtest_client {
 
    bool have_renderer; /* CREATE_RENDERER seen */
    bool version_negotiated;
-   bool ext_aware;   /* GET_PARAM(VIRTKFD_EXT) answered valid (§13.5) */
-   bool closing;     /* flush, then disconnect */
-   uint32_t cur_cmd; /* the id of the command being handled */
+   bool ext_aware;          /* GET_PARAM(VIRTKFD_EXT) answered valid (§13.5) */
+   bool closing;            /* flush, then disconnect */
+   int64_t linger_until_ns; /* when a closing session is dropped unflushed */
+   uint32_t cur_cmd;        /* the id of the command being handled */
    uint32_t version;
    char name[VTEST_MAX_RENDERER_NAME + 1];
 
@@ -189,9 +191,10 @@ struct vtest_client {
 
    struct vtest_resource **res;
    uint32_t nres, res_cap;
-   struct vtest_sync *syncs;
+   struct vtest_sync *syncs; /* sorted by sync_id, for the binary search */
    uint32_t nsyncs, sync_cap;
    struct vtest_wait *waits;
+   uint32_t wait_conds; /* conditions of all pending waits */
    struct vtest_submit *submits[VTEST_MAX_TIMELINE_COUNT];
    uint64_t next_cookie;
    struct vtest_ram_region regions[VTEST_MAX_RAM_REGIONS]; /* sorted by gpa */

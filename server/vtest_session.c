@@ -17,8 +17,12 @@
 #include "virglrenderer.h"
 #include "vtest_server.h"
 
-/* Stop reading from a client that does not read its replies. */
+/* Stop reading from a client that does not read its replies: bytes, and fds (each
+ * one an open file in this process until the client takes it). */
 #define VTEST_TX_HIGH_WATER (4u << 20)
+#define VTEST_TX_MAX_FDS    64
+/* Input read for one client before the others get their turn. */
+#define VTEST_RX_TURN_BYTES (1u << 20)
 /* Capsets larger than this are not real. */
 #define VTEST_MAX_CAPSET_SIZE (64u << 10)
 
@@ -286,7 +290,7 @@ bool
 vtest_client_wants_input(const struct vtest_client *client)
 {
    return !client->closing && !client->busy_wait_pending &&
-          client->tx.queued < VTEST_TX_HIGH_WATER;
+          client->tx.queued < VTEST_TX_HIGH_WATER && client->tx.fds < VTEST_TX_MAX_FDS;
 }
 
 /* Runs commands while whole messages are buffered; `need` is what the next one takes. */
@@ -389,6 +393,10 @@ vtest_client_process(struct vtest_client *client)
 {
    size_t need;
    client->rx.drained = false;
+   /* a client that keeps its socket full must not keep the loop (other clients,
+    * signals, fence callbacks) waiting: what is left is read on its next turn */
+   uint64_t turn_end =
+      client->rx.consumed + vtest_rx_avail(&client->rx) + VTEST_RX_TURN_BYTES;
    for (;;) {
       if (!client_run(client, &need))
          return false;
@@ -405,6 +413,8 @@ vtest_client_process(struct vtest_client *client)
       }
       /* an empty socket and no partial message: no point asking for EAGAIN */
       if (client->sock < 0 || (client->rx.drained && !avail))
+         return true;
+      if (client->rx.consumed + avail >= turn_end)
          return true;
       uint64_t before = client->rx.consumed + avail;
       int ret = vtest_rx_fill(&client->rx, client->sock, need, client->record);

@@ -292,6 +292,12 @@ vtest_rx_consume(struct vtest_rx *rx, size_t bytes)
 {
    rx->head += bytes;
    rx->consumed += bytes;
+   /* one huge message must not pin its buffer for the rest of the connection */
+   if (rx->head == rx->tail && rx->cap > (1u << 20)) {
+      free(rx->buf);
+      rx->buf = NULL;
+      rx->cap = rx->head = rx->tail = 0;
+   }
    /* an fd whose byte was consumed as data came where none was expected */
    for (unsigned i = 0; i < rx->nfds;) {
       if (rx->fds[i].pos < rx->consumed) {
@@ -354,6 +360,7 @@ vtest_tx_fd(struct vtest_tx *tx, int fd)
    }
    chunk->data[0] = 0;
    chunk->fd = fd;
+   tx->fds++;
    return 0;
 }
 
@@ -365,8 +372,10 @@ tx_pop(struct vtest_tx *tx)
    if (!tx->first)
       tx->last = NULL;
    tx->queued -= chunk->size - chunk->sent;
-   if (chunk->fd >= 0)
+   if (chunk->fd >= 0) {
       close(chunk->fd);
+      tx->fds--;
+   }
    free(chunk);
 }
 

@@ -38,13 +38,27 @@ vtest_cmd_submit_cmd(struct vtest_client *client, const uint32_t *payload, uint3
    return true;
 }
 
+/* The index of sync_id in the sorted table, or where it would go. */
+static uint32_t
+sync_index(const struct vtest_client *client, uint32_t sync_id)
+{
+   uint32_t lo = 0, hi = client->nsyncs;
+   while (lo < hi) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (client->syncs[mid].sync_id < sync_id)
+         lo = mid + 1;
+      else
+         hi = mid;
+   }
+   return lo;
+}
+
 struct vtest_sync *
 vtest_sync_find(struct vtest_client *client, uint32_t sync_id)
 {
-   for (uint32_t i = 0; i < client->nsyncs; i++)
-      if (client->syncs[i].sync_id == sync_id)
-         return &client->syncs[i];
-   return NULL;
+   uint32_t i = sync_index(client, sync_id);
+   return i < client->nsyncs && client->syncs[i].sync_id == sync_id ? &client->syncs[i]
+                                                                    : NULL;
 }
 
 void
@@ -194,6 +208,10 @@ bool
 vtest_cmd_sync_create(struct vtest_client *client, const uint32_t *payload, uint32_t len,
                       int unused)
 {
+   if (client->nsyncs >= VTEST_MAX_CLIENT_SYNCS)
+      return vtest_client_fail(client, VCMD_SYNC_CREATE, ENOSPC,
+                               "%u syncs already (at most %u per client)", client->nsyncs,
+                               VTEST_MAX_CLIENT_SYNCS);
    if (client->nsyncs == client->sync_cap) {
       uint32_t cap = client->sync_cap ? client->sync_cap * 2 : 16;
       struct vtest_sync *table = realloc(client->syncs, cap * sizeof(*table));
@@ -202,10 +220,14 @@ vtest_cmd_sync_create(struct vtest_client *client, const uint32_t *payload, uint
       client->syncs = table;
       client->sync_cap = cap;
    }
-   struct vtest_sync *sync = &client->syncs[client->nsyncs++];
-   sync->sync_id = vtest_alloc_sync_id(client);
-   sync->value = vtest_u64(payload);
-   return vtest_reply(client, VCMD_SYNC_CREATE, &sync->sync_id, 1) == 0;
+   uint32_t sync_id = vtest_alloc_sync_id(client);
+   uint32_t at = sync_index(client, sync_id); /* ids wrap around: not always last */
+   memmove(&client->syncs[at + 1], &client->syncs[at],
+           (client->nsyncs - at) * sizeof(client->syncs[0]));
+   client->nsyncs++;
+   client->syncs[at] =
+      (struct vtest_sync){ .sync_id = sync_id, .value = vtest_u64(payload) };
+   return vtest_reply(client, VCMD_SYNC_CREATE, &sync_id, 1) == 0;
 }
 
 bool
@@ -219,7 +241,9 @@ vtest_cmd_sync_unref(struct vtest_client *client, const uint32_t *payload, uint3
                   payload[0]);
       return true;
    }
-   *sync = client->syncs[--client->nsyncs];
+   uint32_t at = (uint32_t)(sync - client->syncs);
+   client->nsyncs--;
+   memmove(sync, sync + 1, (client->nsyncs - at) * sizeof(*sync));
    return true;
 }
 
@@ -278,6 +302,10 @@ vtest_cmd_sync_wait(struct vtest_client *client, const uint32_t *payload, uint32
          return vtest_client_fail(client, VCMD_SYNC_WAIT, EEXIST, "unknown sync %u",
                                   payload[2 + 3 * k]);
 
+   if (client->wait_conds + (uint64_t)count > VTEST_MAX_PENDING_CONDS)
+      return vtest_client_fail(client, VCMD_SYNC_WAIT, ENOSPC,
+                               "%u conditions pending already, %u more (at most %u)",
+                               client->wait_conds, count, VTEST_MAX_PENDING_CONDS);
    struct vtest_wait *wait = malloc(sizeof(*wait) + count * sizeof(wait->conds[0]));
    if (!wait)
       return vtest_client_fail(client, VCMD_SYNC_WAIT, ENOMEM, "wait");
@@ -316,6 +344,7 @@ vtest_cmd_sync_wait(struct vtest_client *client, const uint32_t *payload, uint32
                              : vtest_now_ns() + (int64_t)timeout_ms * 1000000;
       wait->next = client->waits;
       client->waits = wait;
+      client->wait_conds += wait->count;
    }
    bool ok = vtest_reply(client, VCMD_SYNC_WAIT, NULL, 0) == 0;
    return (vtest_reply_fd(client, sent) == 0) & ok;
@@ -335,6 +364,7 @@ vtest_waits_check(struct vtest_client *client)
          signal_eventfd(wait->efd);
       if (done || now >= wait->deadline_ns) {
          *p = wait->next;
+         client->wait_conds -= wait->count;
          close(wait->efd);
          free(wait);
       } else {
@@ -352,6 +382,7 @@ vtest_syncs_fini(struct vtest_client *client)
       close(wait->efd);
       free(wait);
    }
+   client->wait_conds = 0;
    for (uint32_t r = 0; r < VTEST_MAX_TIMELINE_COUNT; r++) {
       while (client->submits[r]) {
          struct vtest_submit *submit = client->submits[r];

@@ -182,6 +182,13 @@ _Static_assert(sizeof(struct vtest_sg_entry) == VCMD_RES_CREATE_BLOB_SG_ENTRY_SI
 #define VTEST_DEFAULT_MAX_LENGTH    (16u << 20) /* dwords: 64 MiB */
 #define VTEST_DEFAULT_MAX_BLOB_SIZE (16ull << 30)
 #define VTEST_MAX_SYNC_WAIT_COUNT   1024
-#define VTEST_MAX_RENDERER_NAME     4096
+/*
+ * What one client may hold at once. In --multi-clients mode the clients share the
+ * process, its fds, its address space and its loop: none may take all of them.
+ */
+#define VTEST_MAX_CLIENT_RESOURCES 16384 /* a memfd mapping each; vm.max_map_count */
+#define VTEST_MAX_CLIENT_SYNCS     65536
+#define VTEST_MAX_PENDING_CONDS    4096 /* checked on every sync change */
+#define VTEST_MAX_RENDERER_NAME    4096
 
 #endif /* VIRTKFD_VTEST_PROTOCOL_H */
