@@ -30,9 +30,10 @@ vtc_connect_raw(struct vtc *c, const char *path)
    c->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
    if (c->sock < 0)
       return -errno;
-   /* a test must fail, not hang, when the server stops answering */
+   /* a test must fail, not hang, when the server stops answering or reading */
    struct timeval tv = { VTC_TIMEOUT_S, 0 };
    setsockopt(c->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+   setsockopt(c->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
    if (connect(c->sock, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
       int err = -errno;
       close(c->sock);
@@ -62,6 +63,8 @@ vtc_write(struct vtc *c, const void *data, size_t size)
       if (n < 0) {
          if (errno == EINTR)
             continue;
+         if (errno == EAGAIN)
+            return -ETIMEDOUT;
          return errno == ECONNRESET ? -EPIPE : -errno;
       }
       p += n;
@@ -177,14 +180,22 @@ vtc_recv_fd(struct vtc *c)
       .msg_control = control.buf,
       .msg_controllen = sizeof(control.buf),
    };
-   ssize_t n = recvmsg(c->sock, &msg, MSG_CMSG_CLOEXEC);
+   ssize_t n;
+   do
+      n = recvmsg(c->sock, &msg, MSG_CMSG_CLOEXEC);
+   while (n < 0 && errno == EINTR);
    if (n <= 0)
-      return n == 0 ? -EPIPE : -errno;
+      return n == 0 ? -EPIPE : errno == EAGAIN ? -ETIMEDOUT : -errno;
    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-   if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
+   if (!cmsg || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
+       cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
       return -EBADMSG;
    int fd;
    memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+   if (msg.msg_flags & MSG_CTRUNC) { /* more fds than one: the server is wrong */
+      close(fd);
+      return -EBADMSG;
+   }
    return fd;
 }
 
@@ -442,6 +453,9 @@ vtc_blob_sg(struct vtc *c, uint32_t blob_mem, uint32_t flags, uint64_t size,
       ret = vtc_reply(c, VCMD_RESOURCE_CREATE_BLOB_SG, reply, 2, &ndw);
    if (ret)
       return ret;
+   /* §13.3: {res_id} or {0, errno}; anything else is not an answer */
+   if (ndw == 1 ? !reply[0] : ndw != 2 || reply[0] || !reply[1])
+      return -EPROTO;
    *res_id = reply[0];
    return reply[0] ? 0 : (int)reply[1];
 }
@@ -467,6 +481,8 @@ vtc_debug_read(struct vtc *c, uint32_t cmd, uint64_t addr, void *buf, uint32_t s
       ret = vtc_reply(c, cmd, reply, 1 + (size + 3) / 4, &ndw);
    if (!ret) {
       ret = (int)reply[0];
+      if (!ret && ndw != 1 + (size + 3) / 4)
+         ret = -EPROTO; /* a short answer: never hand out what it did not hold */
       if (!ret)
          memcpy(buf, reply + 1, size);
    }
@@ -508,6 +524,8 @@ vtc_hsakmt_call(struct vtc *c, void *req, uint32_t req_len, uint32_t rsp_len)
    struct hsakmt_ccmd_req *hdr = req;
    uint32_t slot = (rsp_len + 7) & ~7u;
    uint32_t area = (uint32_t)c->shmem_size - c->rsp_mem_offset;
+   if (slot > area)
+      return NULL; /* the response cannot fit the shared memory */
    if (c->next_rsp_off + slot >= area)
       c->next_rsp_off = 0;
    hdr->len = req_len;
@@ -539,8 +557,18 @@ vtc_hsakmt_call(struct vtc *c, void *req, uint32_t req_len, uint32_t rsp_len)
       clock_gettime(CLOCK_MONOTONIC, &now);
       if (now.tv_sec - start.tv_sec > VTC_TIMEOUT_S)
          return NULL;
-      struct timespec nap = { 0, 50000 };
-      nanosleep(&nap, NULL);
+      /* a dropped session never publishes the seqno: its notice and EOF do show */
+      struct pollfd hup = { c->sock, POLLRDHUP, 0 };
+      if (poll(&hup, 1, 1) > 0 && (hup.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+         uint32_t notice_hdr[2], notice[2];
+         if (vtc_read(c, notice_hdr, sizeof(notice_hdr)) == 0 &&
+             notice_hdr[1] == VCMD_VIRTKFD_ERROR && notice_hdr[0] == 2 &&
+             vtc_read(c, notice, sizeof(notice)) == 0) {
+            c->error_cmd = notice[0];
+            c->error = notice[1];
+         }
+         return NULL;
+      }
    }
    return rsp_len ? rsp : (void *)c->shmem;
 }
