@@ -335,8 +335,16 @@ int
 vtc_submit_cmd2(struct vtc *c, uint32_t ring, const void *cmds, uint32_t ndw,
                 const uint32_t *sync_ids, const uint64_t *values, uint32_t nsyncs)
 {
+   return vtc_submit_cmd2_then(c, ring, cmds, ndw, sync_ids, values, nsyncs, NULL, 0);
+}
+
+int
+vtc_submit_cmd2_then(struct vtc *c, uint32_t ring, const void *cmds, uint32_t ndw,
+                     const uint32_t *sync_ids, const uint64_t *values, uint32_t nsyncs,
+                     const void *more, size_t more_size)
+{
    uint32_t len = 9 + ndw + 3 * nsyncs;
-   uint32_t *msg = malloc((2 + (size_t)len) * 4);
+   uint32_t *msg = malloc((2 + (size_t)len) * 4 + more_size);
    if (!msg)
       return -ENOMEM;
    uint32_t *p = msg + 2;
@@ -358,7 +366,9 @@ vtc_submit_cmd2(struct vtc *c, uint32_t ring, const void *cmds, uint32_t ndw,
       p[9 + ndw + 3 * k + 1] = (uint32_t)values[k];
       p[9 + ndw + 3 * k + 2] = (uint32_t)(values[k] >> 32);
    }
-   int ret = vtc_write(c, msg, (2 + (size_t)len) * 4);
+   if (more_size)
+      memcpy(p + len, more, more_size);
+   int ret = vtc_write(c, msg, (2 + (size_t)len) * 4 + more_size);
    free(msg);
    return ret;
 }
@@ -521,6 +531,15 @@ vtc_new_blob_id(struct vtc *c)
 void *
 vtc_hsakmt_call(struct vtc *c, void *req, uint32_t req_len, uint32_t rsp_len)
 {
+   uint8_t *rsp = vtc_hsakmt_frame(c, req, req_len, rsp_len);
+   if (!rsp || vtc_submit_cmd2(c, 0, req, req_len / 4, NULL, NULL, 0))
+      return NULL;
+   return vtc_hsakmt_wait(c, ((struct hsakmt_ccmd_req *)req)->seqno) ? rsp : NULL;
+}
+
+void *
+vtc_hsakmt_frame(struct vtc *c, void *req, uint32_t req_len, uint32_t rsp_len)
+{
    struct hsakmt_ccmd_req *hdr = req;
    uint32_t slot = (rsp_len + 7) & ~7u;
    uint32_t area = (uint32_t)c->shmem_size - c->rsp_mem_offset;
@@ -537,16 +556,20 @@ vtc_hsakmt_call(struct vtc *c, void *req, uint32_t req_len, uint32_t rsp_len)
       memset(rsp, 0, slot);
       memcpy(rsp, &slot, sizeof(slot));
    }
-   if (vtc_submit_cmd2(c, 0, req, req_len / 4, NULL, NULL, 0))
-      return NULL;
+   return rsp_len ? rsp : (void *)c->shmem;
+}
+
+bool
+vtc_hsakmt_wait(struct vtc *c, uint32_t seqno)
+{
    /* Mesa vdrm's wait: spin on the seqno the host publishes after each ccmd */
    struct timespec start, now;
    clock_gettime(CLOCK_MONOTONIC, &start);
    for (uint32_t spins = 0;; spins++) {
       uint32_t seen =
          atomic_load_explicit((_Atomic uint32_t *)c->shmem, memory_order_acquire);
-      if ((int32_t)(seen - hdr->seqno) >= 0)
-         break;
+      if ((int32_t)(seen - seqno) >= 0)
+         return true;
       if (spins < 100)
          continue;
       /* yield to the server (it may share our CPU); sleep only when it is slow */
@@ -556,7 +579,7 @@ vtc_hsakmt_call(struct vtc *c, void *req, uint32_t req_len, uint32_t rsp_len)
       }
       clock_gettime(CLOCK_MONOTONIC, &now);
       if (now.tv_sec - start.tv_sec > VTC_TIMEOUT_S)
-         return NULL;
+         return false;
       /* a dropped session never publishes the seqno: its notice and EOF do show */
       struct pollfd hup = { c->sock, POLLRDHUP, 0 };
       if (poll(&hup, 1, 1) > 0 && (hup.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
@@ -567,8 +590,7 @@ vtc_hsakmt_call(struct vtc *c, void *req, uint32_t req_len, uint32_t rsp_len)
             c->error_cmd = notice[0];
             c->error = notice[1];
          }
-         return NULL;
+         return false;
       }
    }
-   return rsp_len ? rsp : (void *)c->shmem;
 }

@@ -66,6 +66,11 @@ int vtc_submit_cmd(struct vtc *c, const void *cmds, uint32_t ndw);
 /* One batch on `ring` (RING_IDX), with optional sync triples to signal. */
 int vtc_submit_cmd2(struct vtc *c, uint32_t ring, const void *cmds, uint32_t ndw,
                     const uint32_t *sync_ids, const uint64_t *values, uint32_t nsyncs);
+/* The same, with `more` (whole messages) sent in the same write, so that the server
+ * reads them in one go. */
+int vtc_submit_cmd2_then(struct vtc *c, uint32_t ring, const void *cmds, uint32_t ndw,
+                         const uint32_t *sync_ids, const uint64_t *values,
+                         uint32_t nsyncs, const void *more, size_t more_size);
 int vtc_sync_create(struct vtc *c, uint64_t value, uint32_t *sync_id);
 int vtc_sync_unref(struct vtc *c, uint32_t sync_id);
 int vtc_sync_read(struct vtc *c, uint32_t sync_id, uint64_t *value);
@@ -91,6 +96,9 @@ int vtc_hsakmt_open(struct vtc *c, uint32_t shmem_size);
  * spins on the shmem seqno (Mesa vdrm's wait); returns the response or NULL.
  */
 void *vtc_hsakmt_call(struct vtc *c, void *req, uint32_t req_len, uint32_t rsp_len);
+/* The two halves of a call: framing (returns the response slot), and the wait. */
+void *vtc_hsakmt_frame(struct vtc *c, void *req, uint32_t req_len, uint32_t rsp_len);
+bool vtc_hsakmt_wait(struct vtc *c, uint32_t seqno);
 uint64_t vtc_new_blob_id(struct vtc *c);
 
 #endif /* VTEST_CLIENT_H */
