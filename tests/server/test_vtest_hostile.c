@@ -31,6 +31,12 @@ group_setup(void **state)
    struct vtc c;
    test_client(&server, &c, true);
    vtc_close(&c);
+   /* the baseline, once that client's fds are closed: before any hostile test */
+   for (int i = 0, last = -1; i < 100 && (base_fds = test_pid_fds(server.pid)) != last;
+        i++) {
+      last = base_fds;
+      usleep(50000);
+   }
    return 0;
 }
 
@@ -45,11 +51,6 @@ group_teardown(void **state)
 static int
 check_clean(void **state)
 {
-   if (!base_fds) {
-      for (int i = 0; i < 100; i++)
-         usleep(10000);
-      base_fds = test_pid_fds(server.pid);
-   }
    int fds = -1;
    for (int i = 0; i < 300; i++) {
       fds = test_pid_fds(server.pid);
@@ -149,7 +150,35 @@ test_hostile_len_0_and_1_every_id(void **state)
          test_client(&server, &c, true);
          uint32_t msg[3] = { len, all_ids[i], 0 };
          assert_int_equal(vtc_write(&c, msg, 8 + 4 * len), 0);
-         /* whatever the answer, a PING after it must not be misparsed */
+         /* either refused with a notice naming the command, or the stream is in
+          * step: the PING after it is answered as a PING */
+         assert_int_equal(vtc_send(&c, VCMD_PING_PROTOCOL_VERSION, NULL, 0), 0);
+         for (;;) {
+            uint32_t hdr[2];
+            assert_int_equal(vtc_read(&c, hdr, sizeof(hdr)), 0);
+            if (hdr[1] == VCMD_VIRTKFD_ERROR) {
+               uint32_t notice[2];
+               assert_int_equal(hdr[0], 2);
+               assert_int_equal(vtc_read(&c, notice, sizeof(notice)), 0);
+               assert_int_equal(notice[0], all_ids[i]);
+               assert_true(vtc_server_closed(&c, 5000));
+               break;
+            }
+            if (hdr[1] == VCMD_PING_PROTOCOL_VERSION && hdr[0] == 0)
+               break;
+            /* GET_CAPS(2): "size 0" is {1, 1} or {1, 2} with nothing after it */
+            if (all_ids[i] == VCMD_GET_CAPS || all_ids[i] == VCMD_GET_CAPS2) {
+               assert_int_equal(hdr[0], 1);
+               assert_int_equal(hdr[1], all_ids[i] == VCMD_GET_CAPS ? 1 : 2);
+               continue;
+            }
+            /* the command's own reply: it must be the command's */
+            assert_int_equal(hdr[1], all_ids[i]);
+            for (uint32_t k = 0; k < hdr[0]; k++) {
+               uint32_t skip;
+               assert_int_equal(vtc_read(&c, &skip, 4), 0);
+            }
+         }
          vtc_close(&c);
       }
    }
@@ -866,18 +895,39 @@ test_hostile_unref_while_submit_in_flight(void **state)
    assert_int_equal(vtc_debug_stats(&c, stats), 0);
    assert_int_equal(stats[VTEST_STAT_KFD_USERPTRS], userptrs + 1);
 
-   /* ring 1: a ccmd on the resource with a sync to signal; the unref follows at once */
+   /*
+    * Ring 1: MAP_TO_GPU_NODES on the resource, with a sync to signal, and its
+    * RESOURCE_UNREF in the same write: the server reads both at once and unrefs
+    * the resource before the ring's fence is retired (fence callbacks run only
+    * between turns of its loop).
+    */
    uint32_t sync;
    assert_int_equal(vtc_sync_create(&c, 0, &sync), 0);
-   struct hsakmt_ccmd_req nop = { .cmd = HSAKMT_CCMD_NOP, .len = 16, .seqno = 1000 };
+   memset(buf, 0, sizeof(buf));
+   uint32_t node = 1;
+   req->hdr.cmd = HSAKMT_CCMD_MEMORY;
+   req->type = HSAKMT_MEMORY_MAP_TO_GPU_NODES;
+   req->res_id = res;
+   req->map_to_gpu_nodes.memory_address = handle;
+   req->map_to_gpu_nodes.memory_size_in_bytes = pages * 4096ull;
+   req->map_to_gpu_nodes.number_of_nodes = 1;
+   memcpy(buf + HSAKMT_MEMORY_PAYLOAD_OFFSET, &node, 4);
+   uint32_t req_len = (HSAKMT_MEMORY_PAYLOAD_OFFSET + 4 + 7) & ~7u;
+   rsp = vtc_hsakmt_frame(&c, req, req_len, sizeof(*rsp));
+   assert_non_null(rsp);
    uint64_t value = 7;
-   assert_int_equal(vtc_submit_cmd2(&c, 1, &nop, 4, &sync, &value, 1), 0);
-   assert_int_equal(vtc_unref(&c, res), 0);
+   uint32_t unref[3] = { 1, VCMD_RESOURCE_UNREF, res };
+   assert_int_equal(vtc_submit_cmd2_then(&c, 1, req, req_len / 4, &sync, &value, 1, unref,
+                                         sizeof(unref)),
+                    0);
    int efd = vtc_sync_wait(&c, 0, 5000, &sync, &value, 1);
    assert_true(efd >= 0);
    struct pollfd pfd = { efd, POLLIN, 0 };
    assert_int_equal(poll(&pfd, 1, 5000), 1);
    close(efd);
+   /* the command ran, on the live resource, before the unref */
+   assert_true(vtc_hsakmt_wait(&c, req->hdr.seqno));
+   assert_int_equal(rsp->hdr.ret, 0);
    uint32_t busy = 1;
    assert_int_equal(vtc_busy_wait(&c, res, VCMD_BUSY_WAIT_FLAG_WAIT, &busy), 0);
    assert_int_equal(busy, 0);
