@@ -10,6 +10,7 @@
  * still serves and is back to its baseline (fds, emulator buffers, registrations).
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +274,58 @@ test_concurrent_clients_multi(void **state)
    run_concurrent(true, 4);
 }
 
+/*
+ * Forks a client that registers a userptr buffer, then stops in the middle of a
+ * command: inside a SUBMIT_CMD2 payload, or (fd_transfer) after a GUEST_RAM_ADD
+ * payload whose fd message never comes. Returns once the whole half command is
+ * written; the client then waits to be killed.
+ */
+static pid_t
+spawn_half_command_client(const char *path, uint32_t pages, bool fd_transfer)
+{
+   int ready[2];
+   assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+   pid_t pid = fork();
+   assert_true(pid >= 0);
+   if (pid == 0) {
+      close(ready[0]);
+      struct vtc c;
+      if (userptr_flow(path, pages, true, false, &c))
+         _exit(1);
+      uint32_t submit_half[3] = { 9 + 4, VCMD_SUBMIT_CMD2, 1 };
+      uint32_t ram_add[2 + 4] = { 4, VCMD_GUEST_RAM_ADD, 0, 2, 4096, 0 };
+      int ret = fd_transfer ? vtc_write(&c, ram_add, sizeof(ram_add))
+                            : vtc_write(&c, submit_half, sizeof(submit_half));
+      char one = 1;
+      if (ret || write(ready[1], &one, 1) != 1)
+         _exit(1);
+      for (;;)
+         pause();
+   }
+   close(ready[1]);
+   char one = 0;
+   struct pollfd pfd = { ready[0], POLLIN, 0 };
+   bool ok = poll(&pfd, 1, 30000) == 1 && read(ready[0], &one, 1) == 1;
+   close(ready[0]);
+   if (!ok) {
+      kill(pid, SIGKILL);
+      int status = 0;
+      waitpid(pid, &status, 0);
+      fail_msg("the client did not get to the middle of its command (status 0x%x)",
+               status);
+   }
+   return pid;
+}
+
+static void
+kill_client(pid_t pid)
+{
+   int status = 0;
+   assert_int_equal(kill(pid, SIGKILL), 0);
+   assert_int_equal(waitpid(pid, &status, 0), pid);
+   assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
 static void
 test_killed_client_frees_everything_multi(void **state)
 {
@@ -284,36 +337,15 @@ test_killed_client_frees_everything_multi(void **state)
    uint32_t base[VTEST_STAT_COUNT];
    assert_int_equal(vtc_debug_stats(&observer, base), 0);
 
-   for (int round = 0; round < 3; round++) {
-      pid_t pid = fork();
-      assert_true(pid >= 0);
-      if (pid == 0) {
-         struct vtc c;
-         if (userptr_flow(server.path, 128, true, false, &c))
-            _exit(1);
-         /* half a SUBMIT_CMD2, then stop: killed in the middle of a command */
-         uint32_t half[3] = { 9 + 4, VCMD_SUBMIT_CMD2, 1 };
-         if (round == 1)
-            half[1] = VCMD_GUEST_RAM_ADD, half[0] = 4; /* ... or of an fd transfer */
-         vtc_write(&c, half, sizeof(half));
-         printf("ready\n");
-         fflush(stdout);
-         for (;;)
-            pause();
-      }
-      /* wait until the child holds a registration, then kill it */
-      uint32_t now[VTEST_STAT_COUNT] = { 0 };
-      for (int i = 0; i < 500; i++) {
-         assert_int_equal(vtc_debug_stats(&observer, now), 0);
-         if (now[VTEST_STAT_KFD_USERPTRS] > base[VTEST_STAT_KFD_USERPTRS] &&
-             now[VTEST_STAT_CLIENTS] == 2)
-            break;
-         usleep(10000);
-      }
-      assert_true(now[VTEST_STAT_KFD_USERPTRS] > base[VTEST_STAT_KFD_USERPTRS]);
-      usleep(50000);
-      kill(pid, SIGKILL);
-      assert_int_equal(waitpid(pid, NULL, 0), pid);
+   for (int round = 0; round < 2; round++) {
+      pid_t pid = spawn_half_command_client(server.path, 128, round == 1);
+      /* the client holds a registration and is in the middle of a command */
+      uint32_t now[VTEST_STAT_COUNT];
+      assert_int_equal(vtc_debug_stats(&observer, now), 0);
+      bool registered = now[VTEST_STAT_KFD_USERPTRS] > base[VTEST_STAT_KFD_USERPTRS] &&
+                        now[VTEST_STAT_CLIENTS] == 2;
+      kill_client(pid);
+      assert_true(registered);
       expect_baseline(&observer, base);
    }
    expect_alive(&observer);
@@ -327,20 +359,8 @@ test_killed_client_fork(void **state)
    struct test_server server;
    test_server_start(&server, NULL);
    int base_fds = test_pid_fds(server.pid);
-   pid_t pid = fork();
-   assert_true(pid >= 0);
-   if (pid == 0) {
-      struct vtc c;
-      if (userptr_flow(server.path, 64, true, false, &c))
-         _exit(1);
-      uint32_t half[3] = { 100, VCMD_SUBMIT_CMD2, 1 };
-      vtc_write(&c, half, sizeof(half));
-      for (;;)
-         pause();
-   }
-   usleep(300000);
-   kill(pid, SIGKILL);
-   assert_int_equal(waitpid(pid, NULL, 0), pid);
+   for (int round = 0; round < 2; round++)
+      kill_client(spawn_half_command_client(server.path, 64, round == 1));
    /* the server still serves */
    const char *err = userptr_flow(server.path, 64, false, true, NULL);
    if (err)
@@ -348,6 +368,7 @@ test_killed_client_fork(void **state)
    for (int i = 0; i < 1000 && test_pid_fds(server.pid) != base_fds; i++)
       usleep(10000);
    assert_int_equal(test_pid_fds(server.pid), base_fds);
+   /* and its client processes ended cleanly (test_server_stop reads the log) */
    test_server_stop(&server);
 }
 
