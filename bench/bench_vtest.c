@@ -68,10 +68,13 @@ server_start(struct server *s, char *const *argv_tail, const char *exe, bool ups
       execv(exe, argv);
       _exit(127);
    }
+   /* the path may exist before listen(): wait until a connection is accepted */
    for (int i = 0; i < 400; i++) {
-      struct stat st;
-      if (stat(s->path, &st) == 0)
+      struct vtc probe;
+      if (vtc_connect_raw(&probe, s->path) == 0) {
+         vtc_close(&probe);
          return true;
+      }
       if (waitpid(s->pid, NULL, WNOHANG) == s->pid)
          return false;
       usleep(10000);
@@ -190,11 +193,12 @@ measure_pair(const char *ours_path, const char *theirs_path, enum op op, int ite
 
 /*
  * One table of figures; false when a shared operation is slower than upstream.
- * `compared` counts the operations measured on both servers.
+ * `compared` counts the operations measured on both servers, `failed` those that
+ * failed on one of them.
  */
 static bool
 run_table(const struct server *ours, const struct server *theirs, int iters,
-          int *compared)
+          int *compared, int *failed)
 {
    printf("%-38s %14s %18s %8s %s\n", "operation", "virtkfd", "virgl_test_server",
           "ratio", "target");
@@ -214,6 +218,9 @@ run_table(const struct server *ours, const struct server *theirs, int iters,
                 op == OP_RING0_SEQNO ? "n/a (no native ctx)"
                                      : (theirs ? "failed" : "not installed"),
                 "-", "-");
+         /* an operation that failed on either server leaves the target unjudged */
+         if (!a || (theirs && op != OP_RING0_SEQNO))
+            *failed += 1;
       }
    }
    return all;
@@ -268,7 +275,7 @@ main(int argc, char **argv)
       }
    }
    bool all = true;
-   int compared = 0;
+   int compared = 0, failed = 0;
    for (int pass = 0; pass < 2; pass++) {
       const cpu_set_t *mask = pass == 0 ? &one_cpu : &all_cpus;
       /* the servers fork a child per connection, which inherits this */
@@ -280,13 +287,16 @@ main(int argc, char **argv)
              "between the servers; fork-per-client servers)\n",
              pass ? "\n" : "", pass == 0 ? "client and servers on one CPU" : "unpinned",
              REPS, iters);
-      all &= run_table(&ours, have_upstream ? &theirs : NULL, iters, &compared);
+      all &= run_table(&ours, have_upstream ? &theirs : NULL, iters, &compared, &failed);
    }
    printf("target (not slower than virgl_test_server on any shared operation, in both "
           "runs): %s\n",
-          compared        ? bench_verdict(all)
+          failed          ? "INCOMPLETE (an operation failed)"
+          : compared      ? bench_verdict(all)
           : have_upstream ? "not measured (virgl_test_server failed)"
                           : "not measured (virgl_test_server not installed)");
+   printf("(an empty SUBMIT_CMD makes virgl_test_server create a GL fence on llvmpipe; "
+          "virtkfd's ctx0 fence has no GPU work behind it)\n");
    server_stop(&ours);
    if (have_upstream)
       server_stop(&theirs);
