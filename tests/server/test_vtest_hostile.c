@@ -347,7 +347,9 @@ test_hostile_client_never_reads_replies(void **state)
    while (stalls < 40) { /* 200 ms without progress: the server stopped reading */
       ssize_t n = send(greedy.sock, msg, sizeof(msg), MSG_NOSIGNAL);
       if (n < 0) {
-         /* both socket buffers are full: the server stopped reading from us */
+         /* not dropped: paused; both socket buffers are full */
+         assert_int_equal(errno, EAGAIN);
+         /* and the others are still served meanwhile */
          struct vtc other;
          test_client(&server, &other, false);
          expect_alive(&other);
@@ -356,12 +358,26 @@ test_hostile_client_never_reads_replies(void **state)
          usleep(5000);
          continue;
       }
-      sent += (size_t)n;
+      assert_int_equal(n, (ssize_t)sizeof(msg)); /* 12 bytes go whole or not at all */
+      sent++;
       stalls = 0;
    }
+   /*
+    * It had more replies queued than its socket holds, and the server took no
+    * more once 4 MiB of replies (16 bytes each) waited: the queue is bounded.
+    */
+   const size_t queue_limit = (4u << 20) / 16, socket_slack = (2u << 20) / 12;
+   assert_true(sent * 16 > (1u << 20));
+   if (sent > queue_limit + socket_slack)
+      fail_msg("the server accepted %zu commands from a client that reads nothing", sent);
+   /* nothing was lost either: every command is answered, in order */
+   fcntl(greedy.sock, F_SETFL, flags);
+   for (size_t i = 0; i < sent; i++) {
+      uint32_t reply[2];
+      assert_int_equal(vtc_reply(&greedy, VCMD_GET_PARAM, reply, 2, NULL), 0);
+   }
+   expect_alive(&greedy);
    vtc_close(&greedy);
-   /* it had more replies queued than its socket holds; the server took no more */
-   assert_true(sent > (1u << 20));
 }
 
 /* ---- item 4: SCM_RIGHTS --------------------------------------------------------------
@@ -694,24 +710,35 @@ test_hostile_sync_wait_counts_and_ids(void **state)
  */
 
 static void
-blob_expect_drop(uint32_t type, uint32_t flags, uint64_t size, uint64_t blob_id)
+blob_expect_drop(uint32_t type, uint32_t flags, uint64_t size, uint64_t blob_id,
+                 const char *why)
 {
    struct vtc c;
    test_client(&server, &c, true);
    uint32_t res;
    int fd = -1;
    assert_true(vtc_blob_create(&c, type, flags, size, blob_id, &res, &fd) < 0);
-   assert_true(c.error != 0);
+   assert_int_equal(c.error_cmd, VCMD_RESOURCE_CREATE_BLOB);
+   assert_int_equal(c.error, EINVAL);
    assert_true(vtc_server_closed(&c, 5000));
    vtc_close(&c);
+   /* refused for the reason the case is about */
+   if (!test_server_log_has(&server, why))
+      fail_msg("the server's log does not say \"%s\"", why);
 }
 
 static void
 test_hostile_blob_sizes(void **state)
 {
    static const uint64_t sizes[] = { 0, 1ull << 63, UINT64_MAX, (16ull << 30) + 1 };
+   static const char *const why[] = {
+      "size 0 outside",
+      "size 9223372036854775808 outside",
+      "size 18446744073709551615 outside",
+      "size 17179869185 outside",
+   };
    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-      blob_expect_drop(VCMD_BLOB_TYPE_GUEST, 1, sizes[i], 0);
+      blob_expect_drop(VCMD_BLOB_TYPE_GUEST, 1, sizes[i], 0, why[i]);
    /* 1 byte, not page-aligned, is fine: the memfd is a page */
    struct vtc c;
    test_client(&server, &c, true);
@@ -725,20 +752,26 @@ test_hostile_blob_sizes(void **state)
 static void
 test_hostile_blob_types_and_flags(void **state)
 {
-   static const uint32_t types[] = { 0, 4, 0xffffffff };
-   for (size_t i = 0; i < 3; i++)
-      blob_expect_drop(types[i], 1, 4096, 0);
-   blob_expect_drop(VCMD_BLOB_TYPE_GUEST, 0x20, 4096, 0);
-   blob_expect_drop(VCMD_BLOB_TYPE_GUEST, 0x10, 4096, 0); /* RDONLY without USERPTR */
+   blob_expect_drop(0, 1, 4096, 0, "unknown blob type 0");
+   blob_expect_drop(4, 1, 4096, 0, "unknown blob type 4");
+   blob_expect_drop(0xffffffff, 1, 4096, 0, "unknown blob type 4294967295");
+   blob_expect_drop(VCMD_BLOB_TYPE_GUEST, 0x20, 4096, 0,
+                    "unknown or inconsistent flags 0x20");
+   /* RDONLY without USERPTR */
+   blob_expect_drop(VCMD_BLOB_TYPE_GUEST, 0x10, 4096, 0,
+                    "unknown or inconsistent flags 0x10");
 }
 
 static void
 test_hostile_blob_ids(void **state)
 {
-   blob_expect_drop(VCMD_BLOB_TYPE_HOST3D, 1, 80 * 4096, 0);     /* second shmem */
-   blob_expect_drop(VCMD_BLOB_TYPE_HOST3D, 1, 4096, 1ull << 32); /* id >= 2^32 */
-   blob_expect_drop(VCMD_BLOB_TYPE_HOST3D, 1, 4096, 12345);      /* never registered */
-   blob_expect_drop(VCMD_BLOB_TYPE_HOST3D, 0, 4096, 12345);      /* neither flag */
+   blob_expect_drop(VCMD_BLOB_TYPE_HOST3D, 1, 80 * 4096, 0,
+                    "a second shared-memory blob");
+   blob_expect_drop(VCMD_BLOB_TYPE_HOST3D, 1, 4096, 1ull << 32,
+                    "blob id 4294967296 names no pending object");
+   blob_expect_drop(VCMD_BLOB_TYPE_HOST3D, 1, 4096, 12345,
+                    "blob id 12345 names no pending object");
+   /* (neither MAPPABLE nor SHAREABLE on a real allocation: same_blob_id_twice) */
 }
 
 /* The same KFD allocation claimed by two resources: the second claim is refused. */
