@@ -152,7 +152,9 @@ test_hostile_len_0_and_1_every_id(void **state)
          assert_int_equal(vtc_write(&c, msg, 8 + 4 * len), 0);
          /* either refused with a notice naming the command, or the stream is in
           * step: the PING after it is answered as a PING */
-         assert_int_equal(vtc_send(&c, VCMD_PING_PROTOCOL_VERSION, NULL, 0), 0);
+         int pinged = vtc_send(&c, VCMD_PING_PROTOCOL_VERSION, NULL, 0);
+         /* EPIPE: the session already ended; its notice is still to be read */
+         assert_true(pinged == 0 || pinged == -EPIPE);
          for (;;) {
             uint32_t hdr[2];
             assert_int_equal(vtc_read(&c, hdr, sizeof(hdr)), 0);
@@ -164,6 +166,7 @@ test_hostile_len_0_and_1_every_id(void **state)
                assert_true(vtc_server_closed(&c, 5000));
                break;
             }
+            assert_int_equal(pinged, 0);
             if (hdr[1] == VCMD_PING_PROTOCOL_VERSION && hdr[0] == 0)
                break;
             /* GET_CAPS(2): "size 0" is {1, 1} or {1, 2} with nothing after it */
