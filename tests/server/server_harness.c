@@ -25,30 +25,52 @@
 
 const char *test_server_exe;
 
-/* Servers still running: a failed assertion skips test_server_stop, not this. */
-static pid_t running[16];
+/*
+ * Servers still running: a failed assertion skips test_server_stop, not this.
+ * Their directories (socket, log) go with them.
+ */
+static struct {
+   pid_t pid;
+   char dir[64];
+} running[16];
+
+static void
+remove_dir(const char *path)
+{
+   DIR *dir = opendir(path);
+   if (!dir)
+      return;
+   struct dirent *e;
+   while ((e = readdir(dir)))
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+         unlinkat(dirfd(dir), e->d_name, 0);
+   closedir(dir);
+   rmdir(path);
+}
 
 static void
 kill_running_servers(void)
 {
    for (int i = 0; i < 16; i++) {
-      if (running[i] > 0) {
-         kill(running[i], SIGKILL);
-         waitpid(running[i], NULL, 0);
-         running[i] = 0;
+      if (running[i].pid > 0) {
+         kill(running[i].pid, SIGKILL);
+         waitpid(running[i].pid, NULL, 0);
+         remove_dir(running[i].dir);
+         running[i].pid = 0;
       }
    }
 }
 
 static void
-note_running(pid_t pid, pid_t replace)
+note_running(pid_t pid, pid_t replace, const char *dir)
 {
    static bool registered;
    if (!registered)
       registered = atexit(kill_running_servers) == 0;
    for (int i = 0; i < 16; i++) {
-      if (running[i] == replace) {
-         running[i] = pid;
+      if (running[i].pid == replace) {
+         running[i].pid = pid;
+         snprintf(running[i].dir, sizeof(running[i].dir), "%s", dir);
          return;
       }
    }
@@ -69,7 +91,7 @@ test_server_kill(struct test_server *server)
 {
    assert_int_equal(kill(server->pid, SIGKILL), 0);
    assert_int_equal(waitpid(server->pid, NULL, 0), server->pid);
-   note_running(0, server->pid);
+   note_running(0, server->pid, "");
 }
 
 /* Whether a server listens on path; the probe is a client that leaves at once. */
@@ -107,7 +129,7 @@ test_server_start_at(struct test_server *server, const char *const *options)
       execv(test_server_exe, (char **)argv);
       _exit(127);
    }
-   note_running(server->pid, 0);
+   note_running(server->pid, 0, server->dir);
    /* the socket appears once the server listens */
    for (int i = 0; i < 2000; i++) {
       struct stat st;
@@ -153,7 +175,7 @@ test_server_stop_with(struct test_server *server, int sig)
    int status = 0;
    assert_int_equal(kill(server->pid, sig), 0);
    assert_int_equal(waitpid(server->pid, &status, 0), server->pid);
-   note_running(0, server->pid);
+   note_running(0, server->pid, "");
    /* in fork mode the clients' work ran in children: their crashes, sanitizer
     * reports and leak checks show as abnormal exits in the server's log */
    bool children_failed = test_server_log_has(server, "client process ");

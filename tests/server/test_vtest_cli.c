@@ -121,6 +121,31 @@ test_socket_path_is_never_stolen(void **state)
    test_server_stop(&second);
 }
 
+/* --no-loop-or-fork: one client, then the server exits by itself. */
+static void
+test_one_client_then_exit(void **state)
+{
+   static const char *const once[] = { "--no-loop-or-fork", NULL };
+   struct test_server server;
+   test_server_start(&server, once);
+   struct vtc c;
+   test_client(&server, &c, true);
+   expect_alive(&c);
+   vtc_close(&c);
+   /* exited without a signal; WNOWAIT leaves the reaping to test_server_stop */
+   siginfo_t info = { 0 };
+   for (int i = 0; i < 500 && !info.si_pid; i++) {
+      assert_int_equal(
+         waitid(P_PID, (id_t)server.pid, &info, WEXITED | WNOHANG | WNOWAIT), 0);
+      if (!info.si_pid)
+         usleep(10000);
+   }
+   assert_int_equal(info.si_pid, server.pid);
+   assert_int_equal(info.si_code, CLD_EXITED);
+   assert_int_equal(info.si_status, 0);
+   test_server_stop(&server); /* checks the socket is gone */
+}
+
 /* SIGINT with a ROCm client connected: a clean exit that removes the socket. */
 static void
 sigint_with_a_client(const char *const *options)
@@ -185,6 +210,7 @@ main(int argc, char **argv)
       cmocka_unit_test(test_help_lists_the_modes),
       cmocka_unit_test(test_unknown_option_fails),
       cmocka_unit_test(test_socket_path_is_never_stolen),
+      cmocka_unit_test(test_one_client_then_exit),
       cmocka_unit_test(test_sigint_fork_per_client),
       cmocka_unit_test(test_sigint_multi_clients),
       cmocka_unit_test(test_installed_server_on_the_emulator),
