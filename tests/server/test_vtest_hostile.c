@@ -508,6 +508,14 @@ test_hostile_scm_fd_types(void **state)
    int ro = open(tmpl, O_RDONLY | O_CLOEXEC);
    unlink(tmpl);
    close(rw);
+   /* a read-only view of a memfd that is sealed right: only mmap can refuse it */
+   int rw_memfd = memfd_4k();
+   assert_int_equal(fcntl(rw_memfd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+   char proc[64];
+   snprintf(proc, sizeof(proc), "/proc/self/fd/%d", rw_memfd);
+   int ro_memfd = open(proc, O_RDONLY | O_CLOEXEC);
+   assert_true(ro_memfd >= 0);
+   close(rw_memfd);
    struct {
       int fd;
       int status;
@@ -516,7 +524,8 @@ test_hostile_scm_fd_types(void **state)
       { sv[0], EBADF },
       { open("/dev/zero", O_RDWR | O_CLOEXEC), EBADF },
       { pipefd[0], EBADF },
-      { ro, EPERM },
+      { ro, EPERM },        /* not a memfd: no seals to check */
+      { ro_memfd, EACCES }, /* cannot be mapped writable */
       { sealed, EPERM },
       { shrinkless, EPERM },
    };
