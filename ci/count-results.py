@@ -4,8 +4,9 @@
 A cmocka executable counts each of its test cases (from its "[  PASSED  ] N" and
 "[  FAILED  ] N" summary lines); any other test counts once. A test that failed
 without a cmocka summary (a crash, a sanitizer report, a timeout) counts as one
-failure on top of what it reported. Prints per-run lines, then the final line
-"N passed, N failed[, N skipped]".
+failure on top of what it reported. A build that failed (its name given with
+--failed-build) counts as one failure. Prints per-run lines, the skipped count,
+then the final line, exactly "N passed, N failed".
 """
 import json
 import re
@@ -50,10 +51,19 @@ def count(path):
 
 def main():
     total = [0, 0, 0]
-    if len(sys.argv) < 2:
+    args = sys.argv[1:]
+    paths = []
+    while args:
+        arg = args.pop(0)
+        if arg == "--failed-build" and args:
+            print(f"the build in {args.pop(0)} failed: counted as one failure")
+            total[1] += 1
+        else:
+            paths.append(arg)
+    if not paths and not total[1]:
         print("no test logs: the builds failed")
         total[1] += 1
-    for path in sys.argv[1:]:
+    for path in paths:
         try:
             p, f, s, names = count(path)
         except (OSError, ValueError) as err:
@@ -62,10 +72,8 @@ def main():
         print(f"{path}: {p} passed, {f} failed, {s} skipped"
               + (f" (failing: {', '.join(names)})" if names else ""))
         total = [total[0] + p, total[1] + f, total[2] + s]
-    line = f"{total[0]} passed, {total[1]} failed"
-    if total[2]:
-        line += f", {total[2]} skipped"
-    print(line)
+    print(f"{total[2]} skipped (not counted as passed)")
+    print(f"{total[0]} passed, {total[1]} failed")
     return 1 if total[1] else 0
 
 

@@ -18,9 +18,11 @@ export VIRTKFD_LOG_LEVEL="${VIRTKFD_LOG_LEVEL:-error}"
 
 status=0
 logs=""
+failed_builds=""
 build() {
    if ! sh ci/build.sh "$@"; then
       echo "ci/test.sh: the build in $1 failed"
+      failed_builds="$failed_builds --failed-build $1"
       status=1
       return 1
    fi
@@ -68,5 +70,6 @@ fi
 echo
 echo "ASan skips the fixed-VA tests (suite fixed-va); they ran plain, under valgrind"
 echo "and under UBSan above."
-python3 ci/count-results.py $logs || status=1
+# shellcheck disable=SC2086
+python3 ci/count-results.py $failed_builds $logs || status=1
 exit $status
