@@ -174,12 +174,14 @@ kfdsim_ioctl_alloc_memory(struct kfdsim_state *s, void *args, uint32_t args_size
    if ((flags & KFD_IOC_ALLOC_MEM_FLAGS_PUBLIC) &&
        (flags & KFD_IOC_ALLOC_MEM_FLAGS_VRAM) && !dev->props.large_bar)
       return -EINVAL;
+   /* amdkfd binds the process to the device (ENODEV before ACQUIRE_VM) before it
+    * looks at the size of a doorbell or MMIO-remap allocation */
+   if ((ret = kfdsim_device_bind(dev)))
+      return ret;
    if ((flags & KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL) && a->size != KFDSIM_DOORBELL_SLICE)
       return -EINVAL;
    if ((flags & KFD_IOC_ALLOC_MEM_FLAGS_MMIO_REMAP) && a->size != KFDSIM_PAGE_SIZE)
       return -EINVAL;
-   if ((ret = kfdsim_device_bind(dev)))
-      return ret;
    /* amdkfd picks the first of VRAM, GTT, other in that order and ignores
     * the rest; a combination is always a caller bug, so refuse it.
     */

@@ -134,6 +134,9 @@ test_before_acquire_vm(void **state)
 
    assert_int_equal(alloc_bo(KFD_IOC_ALLOC_MEM_FLAGS_VRAM, 1 << 20, 4096, 0, NULL),
                     ENODEV);
+   /* the binding comes before the doorbell's size check, as in amdkfd */
+   assert_int_equal(alloc_bo(KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL, 1 << 20, 4096, 0, NULL),
+                    ENODEV);
    assert_int_equal(kfd_ioctl(kfd, AMDKFD_IOC_CREATE_QUEUE, &queue), ESRCH);
    assert_int_equal(kfd_ioctl(kfd, AMDKFD_IOC_SET_MEMORY_POLICY, &policy), ESRCH);
 }
