@@ -542,7 +542,7 @@ static void
 usage(FILE *out)
 {
    fprintf(out,
-           "usage: virtkfd_test_server [options] [--replay FILE | FILE]\n"
+           "usage: virtkfd_test_server [options] [--replay FILE]\n"
            "  --socket-path PATH     listen on PATH (default %s)\n"
            "  --no-fork              serve one client at a time in this process\n"
            "  --no-loop-or-fork      serve one client, then exit\n"
@@ -593,9 +593,13 @@ parse_options(int argc, char **argv)
    for (int i = 1; i < argc; i++) {
       const char *arg = argv[i];
       if (strncmp(arg, "--", 2)) {
-         /* upstream's positional replay file */
-         vtest_opts.replay_path = arg;
-         continue;
+         /* §10 row 32: a stray argument never starts a replay; --replay does */
+         fprintf(stderr,
+                 "virtkfd_test_server: unexpected argument %s (to replay a "
+                 "recording, use --replay FILE)\n",
+                 arg);
+         usage(stderr);
+         return -1;
       }
       char name[64];
       const char *eq = strchr(arg, '=');

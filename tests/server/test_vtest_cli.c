@@ -76,6 +76,10 @@ test_unknown_option_fails(void **state)
    static const char *const bad_value[] = { "--max-length", "12abc", NULL };
    assert_int_not_equal(run_server(test_server_exe, bad_value, out, sizeof(out)), 0);
    assert_non_null(strstr(out, "bad value for --max-length"));
+   /* §10 row 32: a stray argument is not a file to replay */
+   static const char *const stray[] = { "-h", NULL };
+   assert_int_not_equal(run_server(test_server_exe, stray, out, sizeof(out)), 0);
+   assert_non_null(strstr(out, "unexpected argument -h"));
 }
 
 /* §10 row 31: the socket path never replaces a user's file or a live server. */
