@@ -7,7 +7,7 @@
  * (not the test build linked with the emulator) re-running on the KFD emulator
  * when /dev/kfd is absent and saying so at start-up.
  *
- * usage: test_vtest_cli TEST_SERVER [SERVER KFD_EMULATOR_LIB]
+ * usage: test_vtest_cli TEST_SERVER [SERVER KFD_EMULATOR_LIB [GUEST_CLIENT]]
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -18,9 +18,9 @@
 
 #include "server_test.h"
 
-static const char *installed_server, *kfd_emulator;
+static const char *installed_server, *kfd_emulator, *guest_client;
 
-/* Runs `server args...`, returns its exit status; its stdout+stderr in `out`. */
+/* Runs `exe args...`, returns its exit status; its stdout+stderr in `out`. */
 static int
 run_server(const char *exe, const char *const *args, char *out, size_t out_size)
 {
@@ -150,6 +150,24 @@ test_one_client_then_exit(void **state)
    test_server_stop(&server); /* checks the socket is gone */
 }
 
+/* The README's main job: the guest-like client's whole flow, every step ok. */
+static void
+test_guest_client_program(void **state)
+{
+   if (!guest_client)
+      skip();
+   struct test_server server;
+   test_server_start(&server, NULL);
+   static char out[16384];
+   const char *const args[] = { "--socket-path", server.path, NULL };
+   int status = run_server(guest_client, args, out, sizeof(out));
+   if (status || !strstr(out, "all steps passed") || strstr(out, "FAIL"))
+      fail_msg("virtkfd_vtest_client exited %d:\n%s", status, out);
+   /* the emulator lets it check the GPU's view too, not only the server's */
+   assert_non_null(strstr(out, "GPU view (KFD emulator)"));
+   test_server_stop(&server);
+}
+
 /* SIGINT with a ROCm client connected: a clean exit that removes the socket. */
 static void
 sigint_with_a_client(const char *const *options)
@@ -210,11 +228,13 @@ main(int argc, char **argv)
    test_server_exe = argc > 1 ? argv[1] : "virtkfd_test_server_kfdsim";
    installed_server = argc > 3 ? argv[2] : NULL;
    kfd_emulator = argc > 3 ? argv[3] : NULL;
+   guest_client = argc > 4 ? argv[4] : NULL;
    const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_help_lists_the_modes),
       cmocka_unit_test(test_unknown_option_fails),
       cmocka_unit_test(test_socket_path_is_never_stolen),
       cmocka_unit_test(test_one_client_then_exit),
+      cmocka_unit_test(test_guest_client_program),
       cmocka_unit_test(test_sigint_fork_per_client),
       cmocka_unit_test(test_sigint_multi_clients),
       cmocka_unit_test(test_installed_server_on_the_emulator),
