@@ -717,10 +717,36 @@ parse_options(int argc, char **argv)
  * before libc in symbol lookup, so with --kfd-emulator and no /dev/kfd the server
  * re-executes itself under LD_PRELOAD once.
  */
+/*
+ * Without --kfd-emulator, a server run from its build tree finds the emulator built
+ * beside it (tests/kfdsim); an installed server has none and says so.
+ */
+static const char *
+build_tree_emulator(void)
+{
+   static char path[PATH_MAX];
+   char exe[PATH_MAX];
+   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+   if (n <= 0)
+      return NULL;
+   exe[n] = 0;
+   char *slash = strrchr(exe, '/');
+   if (!slash)
+      return NULL;
+   *slash = 0;
+   if ((size_t)snprintf(path, sizeof(path), "%s/../tests/kfdsim/libkfdsim.so", exe) >=
+          sizeof(path) ||
+       access(path, R_OK) != 0)
+      return NULL;
+   return path;
+}
+
 static void
 kfd_setup(char **argv)
 {
    bool have_kfd = access("/dev/kfd", F_OK) == 0;
+   if (!have_kfd && !kfd_emulator && !vtest_kfd_emulated())
+      kfd_emulator = build_tree_emulator();
    if (!have_kfd && kfd_emulator && !vtest_kfd_emulated() &&
        !getenv("VIRTKFD_SERVER_REEXEC")) {
       char preload[PATH_MAX + 512];
@@ -739,7 +765,8 @@ kfd_setup(char **argv)
    else if (have_kfd)
       vtest_log("using /dev/kfd");
    else
-      vtest_log("no /dev/kfd and no KFD emulator: ROCm contexts (capset 8) will fail");
+      vtest_log("no /dev/kfd and no KFD emulator (--kfd-emulator LIB): ROCm contexts "
+                "(capset 8) will fail");
 }
 
 int
