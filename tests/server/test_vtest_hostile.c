@@ -9,6 +9,7 @@
  * the fds it held before (/proc/<pid>/fd).
  */
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,6 +438,44 @@ test_hostile_scm_no_fd_where_expected(void **state)
    vtc_send(&c, VCMD_PING_PROTOCOL_VERSION, NULL, 0);
    expect_dropped(&c, VCMD_GUEST_RAM_ADD, EBADF);
    vtc_close(&c);
+}
+
+/*
+ * The wrong cmsg level, or SCM_CREDENTIALS instead of SCM_RIGHTS: the kernel
+ * delivers neither to the server as an fd, so the data byte arrives alone and
+ * the command is refused for want of its fd, never run without one.
+ */
+static void
+test_hostile_scm_wrong_cmsg_level_and_type(void **state)
+{
+   int fd = memfd_4k();
+   struct vtc c;
+   test_client(&server, &c, true);
+   ram_add_header(&c);
+   send_fds(&c, &fd, 1, IPPROTO_IP, 1, 1);
+   expect_dropped(&c, VCMD_GUEST_RAM_ADD, EBADF);
+   vtc_close(&c);
+
+   test_client(&server, &c, true);
+   ram_add_header(&c);
+   struct ucred cred = { getpid(), getuid(), getgid() };
+   char control[CMSG_SPACE(sizeof(cred))];
+   memset(control, 0, sizeof(control));
+   char byte = 0;
+   struct iovec iov = { &byte, 1 };
+   struct msghdr msg = { .msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control,
+                         .msg_controllen = sizeof(control) };
+   struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+   cmsg->cmsg_level = SOL_SOCKET;
+   cmsg->cmsg_type = SCM_CREDENTIALS;
+   cmsg->cmsg_len = CMSG_LEN(sizeof(cred));
+   memcpy(CMSG_DATA(cmsg), &cred, sizeof(cred));
+   assert_int_equal(sendmsg(c.sock, &msg, MSG_NOSIGNAL), 1);
+   expect_dropped(&c, VCMD_GUEST_RAM_ADD, EBADF);
+   vtc_close(&c);
+   close(fd);
 }
 
 static void
@@ -1123,6 +1162,7 @@ main(int argc, char **argv)
       T(test_hostile_byte_at_a_time_sender),
       T(test_hostile_client_never_reads_replies),
       T(test_hostile_scm_no_fd_where_expected),
+      T(test_hostile_scm_wrong_cmsg_level_and_type),
       T(test_hostile_scm_several_fds),
       T(test_hostile_scm_wrong_data_bytes),
       T(test_hostile_scm_fd_where_none_expected),
