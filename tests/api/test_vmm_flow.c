@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -283,9 +284,63 @@ test_qemu_async_flow(void **state)
    assert_int_equal(test_vmm_count(&vmm), delivered); /* nothing after cleanup */
    test_vmm_fini(&vmm);
 
-   assert_true(log_messages >= 0);
    virgl_set_log_callback(NULL, NULL, NULL);
    assert_int_equal(log_messages, -1000); /* the VMM's data was released */
+}
+
+/* What the VMM's log callback last received. */
+static struct {
+   int count;
+   enum virgl_log_level_flags level;
+   char message[256];
+} log_seen;
+
+static void
+vmm_log_record(enum virgl_log_level_flags level, const char *message, void *data)
+{
+   log_seen.count++;
+   log_seen.level = level;
+   snprintf(log_seen.message, sizeof(log_seen.message), "%s", message);
+}
+
+/* An error in a VMM's call: what VIRTKFD_LOG_LEVEL lets through reaches the callback. */
+static int
+log_one_error(const char *level)
+{
+   setenv("VIRTKFD_LOG_LEVEL", level, 1);
+   struct test_vmm vmm;
+   test_vmm_init(&vmm, 4);
+   assert_int_equal(virgl_renderer_init(&vmm, VIRGL_RENDERER_USE_ROCM, &vmm.cbs), 0);
+   int before = log_seen.count;
+   /* a capset nobody offers: an error the library logs */
+   assert_int_not_equal(virgl_renderer_context_create_with_flags(CTX, 99, 0, "x"), 0);
+   virgl_renderer_cleanup(NULL);
+   test_vmm_fini(&vmm);
+   return log_seen.count - before;
+}
+
+static void
+test_log_callback_and_level(void **state)
+{
+   const char *saved = getenv("VIRTKFD_LOG_LEVEL");
+   char *restore = saved ? strdup(saved) : NULL;
+   virgl_set_log_callback(vmm_log_record, NULL, NULL);
+
+   assert_true(log_one_error("error") >= 1);
+   assert_int_equal(log_seen.level, VIRGL_LOG_LEVEL_ERROR);
+   assert_non_null(strstr(log_seen.message, "capset 99 is not available"));
+   /* silent: the same error reaches nobody */
+   assert_int_equal(log_one_error("silent"), 0);
+   /* debug: more than the error alone (init, context and cleanup lines) */
+   int at_error = log_one_error("error"), at_debug = log_one_error("debug");
+   assert_true(at_debug > at_error);
+
+   virgl_set_log_callback(NULL, NULL, NULL);
+   if (restore)
+      setenv("VIRTKFD_LOG_LEVEL", restore, 1);
+   else
+      unsetenv("VIRTKFD_LOG_LEVEL");
+   free(restore);
 }
 
 static void
@@ -377,6 +432,7 @@ main(void)
       cmocka_unit_test_setup_teardown(test_qemu_async_flow, setup, teardown),
       cmocka_unit_test_setup_teardown(test_qemu_polled_flow, setup, teardown),
       cmocka_unit_test_setup_teardown(test_crosvm_flow, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_log_callback_and_level, setup, teardown),
    };
    return cmocka_run_group_tests_name("vmm-flow", tests, NULL, NULL);
 }
