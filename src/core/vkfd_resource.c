@@ -406,6 +406,10 @@ int
 vkfd_resource_unmap(struct vkfd_resource *res)
 {
    if (!res->mapped) {
+      /* MR !1568's VA handle: the VA belongs to the backend's object, so an unmap
+       * of one the library never mapped has nothing to undo and succeeds */
+      if (res->blob.kind == VKFD_BLOB_VA)
+         return 0;
       vkfd_err("resource_unmap: res %u is not mapped", res->id);
       return -EINVAL;
    }
