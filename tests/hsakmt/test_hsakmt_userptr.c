@@ -402,6 +402,17 @@ test_userptr_bad_commands(void **state)
    assert_int_equal(register_userptr(res, handle, 0, 0), VKFD_STATUS_INVALID_PARAMETER);
    assert_int_equal(register_userptr(res, handle, 2 * PAGE, 0x80000000u),
                     VKFD_STATUS_INVALID_PARAMETER);
+   /* hostile-inputs ccmd item 5: padding must be zero */
+   {
+      struct hsakmt_memory_req req;
+      memset(&req, 0, sizeof(req));
+      req.reg_mem_with_flag.memory_address = handle;
+      req.reg_mem_with_flag.memory_size_in_bytes = 2 * PAGE;
+      req.reg_mem_with_flag.pad = 1;
+      assert_int_equal(
+         memory_call(HSAKMT_MEMORY_REG_MEM_WITH_FLAG, res, &req, 0)->hdr.ret,
+         VKFD_STATUS_INVALID_PARAMETER);
+   }
    /* MAP before REG */
    assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, &gpu_node_id, 1, 0, NULL),
                     VKFD_STATUS_MEMORY_NOT_REGISTERED);

@@ -170,6 +170,15 @@ test_memory_policy(void **state)
    assert_int_equal(open_kfd(&start, &size), 0);
    assert_int_equal(set_policy(0, 1, 0, 0, 0), VKFD_STATUS_INVALID_NODE_UNIT);
    assert_int_equal(set_policy(gpu, 2, 0, 0, 0), VKFD_STATUS_INVALID_PARAMETER);
+   /* hostile-inputs ccmd item 5: padding must be zero */
+   struct hsakmt_memory_req padded;
+   memset(&padded, 0, sizeof(padded));
+   padded.type = HSAKMT_MEMORY_SET_MEM_POLICY;
+   padded.set_mem_policy.node = gpu;
+   padded.set_mem_policy.default_policy = 1;
+   padded.set_mem_policy.pad = 1;
+   assert_int_equal(hsakmt_guest_memory(&env.guest, &padded, 0)->hdr.ret,
+                    VKFD_STATUS_INVALID_PARAMETER);
    /* an alternate aperture over host memory outside the window */
    assert_int_equal(set_policy(gpu, 1, 0, (uint64_t)(uintptr_t)&env, 4096),
                     VKFD_STATUS_INVALID_PARAMETER);
