@@ -313,6 +313,17 @@ flip_thread(void *arg)
    return NULL;
 }
 
+static void *
+flip_end_thread(void *arg)
+{
+   volatile uint32_t *slot = arg;
+   while (atomic_load(&flipping)) {
+      *slot = 32;
+      *slot = 0xfffffff0u;
+   }
+   return NULL;
+}
+
 static void
 test_guest_flips_shared_memory(void **state)
 {
@@ -335,6 +346,25 @@ test_guest_flips_shared_memory(void **state)
    /* whatever the guest wrote, the host never wrote past the 424-byte response */
    for (int i = 0; i < 64; i++)
       assert_int_equal(area[4096 + 424 + i], 0xab);
+
+   /*
+    * The last 64 bytes of the area, the length flipping between a size that fits
+    * and one far past the end of the shared memory: a host that checked one
+    * fetch of the length and copied with another would write past the mapping.
+    */
+   uint32_t last = (env.guest.rsp_area_size - 64) & ~7u;
+   atomic_store(&flipping, true);
+   assert_int_equal(pthread_create(&thread, NULL, flip_end_thread, area + last), 0);
+   for (int i = 0; i < 2000; i++) {
+      struct hsakmt_query_info_req req = version_query();
+      req.type = HSAKMT_QUERY_GET_NODE_PROP;
+      req.hdr =
+         (struct hsakmt_ccmd_req){ HSAKMT_CCMD_QUERY_INFO, 128, ++env.guest.seqno, last };
+      assert_int_equal(hsakmt_guest_submit_raw(&env.guest, &req, sizeof(req)), 0);
+      assert_int_equal(hsakmt_guest_published_seqno(&env.guest), env.guest.seqno);
+   }
+   atomic_store(&flipping, false);
+   pthread_join(thread, NULL);
 }
 
 int
