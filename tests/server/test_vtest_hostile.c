@@ -1050,22 +1050,27 @@ test_hostile_res_id_wrap_around(void **state)
  * ----------------------------- */
 
 static void
-many_clients(struct test_server *srv)
+many_clients(struct test_server *srv, int at_once)
 {
-   for (int i = 0; i < 100; i++) {
-      struct vtc c;
-      test_client(srv, &c, i % 3 == 0);
+   /* 100 clients, `at_once` connected together; every other one leaves in the
+    * middle of a RESOURCE_CREATE_BLOB */
+   for (int i = 0; i < 100; i += at_once) {
+      struct vtc c[20];
+      for (int k = 0; k < at_once; k++)
+         test_client(srv, &c[k], (i + k) % 3 == 0);
       uint32_t part[3] = { 6, VCMD_RESOURCE_CREATE_BLOB, 1 };
-      if (i % 2)
-         assert_int_equal(vtc_write(&c, part, sizeof(part)), 0);
-      vtc_close(&c);
+      for (int k = 0; k < at_once; k++) {
+         if ((i + k) % 2)
+            assert_int_equal(vtc_write(&c[k], part, sizeof(part)), 0);
+         vtc_close(&c[k]);
+      }
    }
 }
 
 static void
 test_hostile_many_clients_multi(void **state)
 {
-   many_clients(&server);
+   many_clients(&server, 20); /* check_clean compares the fds afterwards */
 }
 
 static void
@@ -1075,13 +1080,22 @@ test_hostile_many_clients_fork_and_no_fork(void **state)
    struct test_server srv;
    test_server_start(&srv, NULL);
    int fds = test_pid_fds(srv.pid);
-   many_clients(&srv);
+   many_clients(&srv, 20);
    for (int i = 0; i < 300 && test_pid_fds(srv.pid) != fds; i++)
       usleep(10000);
    assert_int_equal(test_pid_fds(srv.pid), fds);
    test_server_stop(&srv);
+   /* one client at a time: the others wait in the listen queue */
    test_server_start(&srv, nofork);
-   many_clients(&srv);
+   struct vtc warm;
+   test_client(&srv, &warm, true);
+   vtc_close(&warm);
+   usleep(100000);
+   fds = test_pid_fds(srv.pid);
+   many_clients(&srv, 1);
+   for (int i = 0; i < 300 && test_pid_fds(srv.pid) != fds; i++)
+      usleep(10000);
+   assert_int_equal(test_pid_fds(srv.pid), fds);
    test_server_stop(&srv);
 }
 
