@@ -579,17 +579,108 @@ parse_u64(const char *s, uint64_t *out)
 
 static const char *kfd_emulator;
 
+/* Options that take no value: the server mode, or a flag. */
+static const struct {
+   const char *name;
+   enum vtest_mode mode; /* VTEST_MODE_FORK: not a mode option */
+   bool *flag;
+} switch_options[] = {
+   { "--no-fork", VTEST_MODE_NOFORK, NULL },
+   { "--no-loop-or-fork", VTEST_MODE_SINGLE, NULL },
+   { "--multi-clients", VTEST_MODE_MULTI, NULL },
+   { "--debug-commands", VTEST_MODE_FORK, &vtest_opts.debug_commands },
+   { "--dump-sg", VTEST_MODE_FORK, &vtest_opts.dump_sg },
+   { "--verbose", VTEST_MODE_FORK, &vtest_opts.verbose },
+};
+
+/* Options that take a string. */
+static const struct {
+   const char *name;
+   const char **value;
+} string_options[] = {
+   { "--socket-path", &vtest_opts.socket_path },
+   { "--replay", &vtest_opts.replay_path },
+   { "--record", &vtest_opts.record_path },
+   { "--rendernode", &vtest_opts.rendernode },
+   { "--kfd-emulator", &kfd_emulator },
+};
+
+/* Options that take a number in [1, max], stored in a 32- or 64-bit field. */
+static const struct {
+   const char *name;
+   void *field;
+   size_t size;
+   uint64_t max;
+} number_options[] = {
+   { "--max-length", &vtest_opts.max_length, 4, UINT32_MAX },
+   { "--max-blob-size", &vtest_opts.max_blob_size, 8, UINT64_MAX },
+   { "--max-sg-entries", &vtest_opts.max_sg_entries, 4, VTEST_MAX_SG_ENTRIES },
+   { "--max-ram-regions", &vtest_opts.max_ram_regions, 4, VTEST_MAX_RAM_REGIONS },
+   { "--max-guest-ram", &vtest_opts.max_guest_ram, 8, UINT64_MAX },
+   /* test hook: start res ids near the wrap-around (§12.1 item 8) */
+   { "--first-res-id", &server.next_res_id, 4, UINT32_MAX },
+};
+
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* The value of option `name` (argv[i] is "--name=value" or "--name" "value"). */
+static const char *
+option_value(const char *name, const char *eq, int argc, char **argv, int *i)
+{
+   const char *value = eq ? eq + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+   if (!value)
+      fprintf(stderr, "virtkfd_test_server: %s needs a value\n", name);
+   return value;
+}
+
+/* 1: handled, 0: not one of ours, -1: a bad value (reported). */
+static int
+parse_known_option(const char *name, const char *eq, int argc, char **argv, int *i)
+{
+   for (size_t k = 0; k < COUNT(switch_options); k++) {
+      if (strcmp(name, switch_options[k].name))
+         continue;
+      if (switch_options[k].flag)
+         *switch_options[k].flag = true;
+      else
+         vtest_opts.mode = switch_options[k].mode;
+      return 1;
+   }
+   for (size_t k = 0; k < COUNT(string_options); k++) {
+      if (strcmp(name, string_options[k].name))
+         continue;
+      const char *value = option_value(name, eq, argc, argv, i);
+      if (!value)
+         return -1;
+      *string_options[k].value = value;
+      return 1;
+   }
+   for (size_t k = 0; k < COUNT(number_options); k++) {
+      if (strcmp(name, number_options[k].name))
+         continue;
+      const char *value = option_value(name, eq, argc, argv, i);
+      uint64_t v = 0;
+      if (!value)
+         return -1;
+      if (!parse_u64(value, &v) || !v || v > number_options[k].max) {
+         fprintf(stderr, "virtkfd_test_server: bad value for %s: %s\n", name, value);
+         return -1;
+      }
+      if (number_options[k].size == 4)
+         *(uint32_t *)number_options[k].field = (uint32_t)v;
+      else
+         *(uint64_t *)number_options[k].field = v;
+      return 1;
+   }
+   return 0;
+}
+
 static int
 parse_options(int argc, char **argv)
 {
    static const char *const ignored[] = { "--use-glx",  "--use-egl-surfaceless",
                                           "--use-gles", "--compat",
                                           "--no-virgl", "--drm" };
-   static const char *const with_value[] = {
-      "--socket-path",   "--replay",         "--record",          "--max-length",
-      "--max-blob-size", "--max-sg-entries", "--max-ram-regions", "--max-guest-ram",
-      "--rendernode",    "--kfd-emulator",   "--first-res-id",
-   };
    for (int i = 1; i < argc; i++) {
       const char *arg = argv[i];
       if (strncmp(arg, "--", 2)) {
@@ -610,87 +701,19 @@ parse_options(int argc, char **argv)
       }
       memcpy(name, arg, nlen);
       name[nlen] = 0;
-      const char *value = NULL;
-      for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {
-         if (!strcmp(name, with_value[k])) {
-            value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!value) {
-               fprintf(stderr, "virtkfd_test_server: %s needs a value\n", name);
-               return -1;
-            }
-         }
-      }
-      uint64_t v = 0;
-      bool numeric = value && parse_u64(value, &v);
-#define NUM(opt, field, max)                                                         \
-   if (!strcmp(name, opt)) {                                                         \
-      if (!numeric || v > (max) || !v) {                                             \
-         fprintf(stderr, "virtkfd_test_server: bad value for %s: %s\n", opt, value); \
-         return -1;                                                                  \
-      }                                                                              \
-      field = v;                                                                     \
-      continue;                                                                      \
-   }
       if (!strcmp(name, "--help")) {
          usage(stdout);
          exit(0);
       }
-      if (!strcmp(name, "--no-fork")) {
-         vtest_opts.mode = VTEST_MODE_NOFORK;
+      int known = parse_known_option(name, eq, argc, argv, &i);
+      if (known < 0)
+         return -1;
+      if (known)
          continue;
-      }
-      if (!strcmp(name, "--no-loop-or-fork")) {
-         vtest_opts.mode = VTEST_MODE_SINGLE;
-         continue;
-      }
-      if (!strcmp(name, "--multi-clients")) {
-         vtest_opts.mode = VTEST_MODE_MULTI;
-         continue;
-      }
-      if (!strcmp(name, "--debug-commands")) {
-         vtest_opts.debug_commands = true;
-         continue;
-      }
-      if (!strcmp(name, "--dump-sg")) {
-         vtest_opts.dump_sg = true;
-         continue;
-      }
-      if (!strcmp(name, "--verbose")) {
-         vtest_opts.verbose = true;
-         continue;
-      }
-      if (!strcmp(name, "--socket-path")) {
-         vtest_opts.socket_path = value;
-         continue;
-      }
-      if (!strcmp(name, "--replay")) {
-         vtest_opts.replay_path = value;
-         continue;
-      }
-      if (!strcmp(name, "--record")) {
-         vtest_opts.record_path = value;
-         continue;
-      }
-      if (!strcmp(name, "--rendernode")) {
-         vtest_opts.rendernode = value;
-         continue;
-      }
-      if (!strcmp(name, "--kfd-emulator")) {
-         kfd_emulator = value;
-         continue;
-      }
-      NUM("--max-length", vtest_opts.max_length, UINT32_MAX)
-      NUM("--max-blob-size", vtest_opts.max_blob_size, UINT64_MAX)
-      NUM("--max-sg-entries", vtest_opts.max_sg_entries, VTEST_MAX_SG_ENTRIES)
-      NUM("--max-ram-regions", vtest_opts.max_ram_regions, VTEST_MAX_RAM_REGIONS)
-      NUM("--max-guest-ram", vtest_opts.max_guest_ram, UINT64_MAX)
-      /* test hook: start res ids near the wrap-around (§12.1 item 8) */
-      NUM("--first-res-id", server.next_res_id, UINT32_MAX)
-#undef NUM
-      bool known = false;
-      for (size_t k = 0; k < sizeof(ignored) / sizeof(ignored[0]); k++)
-         known |= !strcmp(name, ignored[k]);
-      if (known) {
+      bool ignore = false;
+      for (size_t k = 0; k < COUNT(ignored); k++)
+         ignore |= !strcmp(name, ignored[k]);
+      if (ignore) {
          fprintf(stderr, "virtkfd_test_server: %s ignored (native contexts only)\n",
                  name);
          continue;
