@@ -228,22 +228,11 @@ vtest_cmd_resource_create_blob_sg(struct vtest_client *client, const uint32_t *p
    res->kind = VTEST_RES_SG;
    res->blob_mem = blob_mem;
    res->res_id = vtest_alloc_res_id();
-   struct virgl_renderer_resource_create_blob_args args = {
-      .res_handle = res->res_id,
-      .ctx_id = client->ctx_id,
-      .blob_mem = blob_mem,
-      .blob_flags = flags,
-      .blob_id = blob_id,
-      .size = size,
-      .iovecs = res->iovs,
-      .num_iovs = res->num_iovs,
-   };
-   int ret = virgl_renderer_resource_create_blob(&args);
+   int ret = vtest_resource_create_in_renderer(client, res, flags, size, blob_id);
    if (ret) {
       free(res->iovs);
       free(res);
-      return sg_reply_error(client, ret < 0 ? -ret : ret,
-                            "virgl_renderer_resource_create_blob failed");
+      return sg_reply_error(client, ret, "virgl_renderer_resource_create_blob failed");
    }
    virgl_renderer_ctx_attach_resource((int)client->ctx_id, (int)res->res_id);
    if (vtest_resource_add(client, res) < 0) {

@@ -79,6 +79,25 @@ sealed_memfd(const char *name, size_t size)
    return fd;
 }
 
+int
+vtest_resource_create_in_renderer(struct vtest_client *client,
+                                  const struct vtest_resource *res, uint32_t flags,
+                                  uint64_t size, uint64_t blob_id)
+{
+   struct virgl_renderer_resource_create_blob_args args = {
+      .res_handle = res->res_id,
+      .ctx_id = client->ctx_id,
+      .blob_mem = res->blob_mem,
+      .blob_flags = flags,
+      .blob_id = blob_id,
+      .size = size,
+      .iovecs = res->iovs,
+      .num_iovs = res->num_iovs,
+   };
+   int ret = virgl_renderer_resource_create_blob(&args);
+   return ret < 0 ? -ret : ret;
+}
+
 static bool
 blob_fail(struct vtest_client *client, struct vtest_resource *res, int fd, int err,
           const char *what)
@@ -151,20 +170,9 @@ vtest_cmd_resource_create_blob(struct vtest_client *client, const uint32_t *payl
       res->kind = VTEST_RES_HOST;
    }
 
-   struct virgl_renderer_resource_create_blob_args args = {
-      .res_handle = res->res_id,
-      .ctx_id = client->ctx_id,
-      .blob_mem = type,
-      .blob_flags = flags,
-      .blob_id = blob_id,
-      .size = size,
-      .iovecs = res->iovs,
-      .num_iovs = res->num_iovs,
-   };
-   int ret = virgl_renderer_resource_create_blob(&args);
+   int ret = vtest_resource_create_in_renderer(client, res, flags, size, blob_id);
    if (ret)
-      return blob_fail(client, res, fd, ret < 0 ? -ret : ret,
-                       "virgl_renderer_resource_create_blob");
+      return blob_fail(client, res, fd, ret, "virgl_renderer_resource_create_blob");
 
    if (type == VCMD_BLOB_TYPE_HOST3D) {
       uint32_t fd_type = 0;

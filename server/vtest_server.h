@@ -247,6 +247,11 @@ vtest_cmd_resource_create_blob(struct vtest_client *, const uint32_t *, uint32_t
 bool vtest_cmd_resource_unref(struct vtest_client *, const uint32_t *, uint32_t, int);
 bool vtest_cmd_resource_export_fd(struct vtest_client *, const uint32_t *, uint32_t, int);
 struct vtest_resource *vtest_resource_find(struct vtest_client *client, uint32_t res_id);
+/* The library's resource behind `res` (its id, blob_mem and iovecs set), created as a
+ * VMM creates it; 0 or a positive errno. */
+int vtest_resource_create_in_renderer(struct vtest_client *client,
+                                      const struct vtest_resource *res, uint32_t flags,
+                                      uint64_t size, uint64_t blob_id);
 int vtest_resource_add(struct vtest_client *client, struct vtest_resource *res);
 void vtest_resource_destroy(struct vtest_resource *res);
 
