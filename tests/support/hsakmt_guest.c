@@ -85,7 +85,10 @@ hsakmt_guest_frame(struct hsakmt_guest *guest, void *req, uint32_t req_len,
    if (!rsp_len)
       return NULL;
    uint8_t *rsp = guest->shmem + guest->rsp_mem_offset + hdr->rsp_off;
-   memset(rsp, 0xcc, slot);
+   /* a test may declare a slot larger than the area (the host must refuse it);
+    * the guest itself never writes past the shared memory */
+   uint32_t room = guest->rsp_area_size - hdr->rsp_off;
+   memset(rsp, 0xcc, slot < room ? slot : room);
    memcpy(rsp, &slot, sizeof(slot));
    return rsp;
 }
