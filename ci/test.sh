@@ -44,8 +44,12 @@ run_tests() {
 if build "$out/plain"; then
    run_tests "$out/plain" plain
    # 2. the fixed-VA tests cannot run under ASan (libhsakmt's reserved aperture lies
-   #    below 2^40, in ASan's shadow): they run under valgrind and UBSan instead
-   run_tests "$out/plain" valgrind --suite fixed-va --wrap \
+   #    below 2^40, in ASan's shadow): they run under valgrind and UBSan instead.
+   #    The ROCm context and API suites run under valgrind too: its libhsakmt
+   #    suppression only covers blocks libhsakmt allocated itself, where
+   #    LeakSanitizer's covers anything allocated under a libhsakmt call.
+   run_tests "$out/plain" valgrind --suite fixed-va --suite hsakmt --suite api \
+      --suite core --wrap \
       "valgrind --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
        --suppressions=$top/tests/valgrind-libhsakmt.supp --quiet"
 fi

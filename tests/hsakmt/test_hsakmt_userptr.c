@@ -125,16 +125,11 @@ map_to_gpu(uint32_t res_id, uint64_t address, uint64_t size, const uint32_t *nod
    return rsp->hdr.ret;
 }
 
-/* True when no page of [address, address + size) is mapped (msync fails on holes). */
+/* True when no page of [address, address + size) is mapped. */
 static bool
 range_unmapped(uint64_t address, uint64_t size)
 {
-   for (uint64_t off = 0; off < size; off += PAGE) {
-      if (msync((void *)(uintptr_t)(address + off), PAGE, MS_ASYNC) == 0 ||
-          errno != ENOMEM)
-         return false;
-   }
-   return true;
+   return !test_range_mapped((uintptr_t)address, (size_t)size);
 }
 
 /* Shuffled page order, deterministic. */

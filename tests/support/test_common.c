@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -24,6 +25,23 @@ test_count_fds(void)
       count += entry->d_name[0] != '.';
    closedir(dir);
    return count - 1; /* the directory's own fd */
+}
+
+bool
+test_range_mapped(uintptr_t start, size_t size)
+{
+   FILE *maps = fopen("/proc/self/maps", "re");
+   if (!maps)
+      abort();
+   char line[512];
+   bool found = false;
+   while (!found && fgets(line, sizeof(line), maps)) {
+      unsigned long lo, hi;
+      if (sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+         found = lo < start + size && start < hi;
+   }
+   fclose(maps);
+   return found;
 }
 
 static void

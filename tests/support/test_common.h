@@ -19,6 +19,10 @@
 /* Number of open fds of this process (/proc/self/fd), to prove nothing leaked. */
 int test_count_fds(void);
 
+/* Whether any mapping of this process overlaps [start, start + size) (read from
+ * /proc/self/maps, so that it also holds under valgrind). */
+bool test_range_mapped(uintptr_t start, size_t size);
+
 #define TEST_MAX_FENCES 256
 
 struct test_fence_record {
