@@ -2,8 +2,9 @@
 # The test command: installs dependencies, builds virtkfd plain, with UBSan and with
 # AddressSanitizer + UndefinedBehaviorSanitizer, runs every test plain and under
 # ASan+UBSan (the fixed-VA tests, which ASan cannot host, under valgrind and UBSan
-# instead), runs the libFuzzer harnesses (clang) for a bounded time, and ends with one
-# line "N passed, N failed".
+# instead), runs the libFuzzer harnesses (clang) for a bounded time under ASan+UBSan
+# and the capset-8 one again under UBSan alone, and ends with one line
+# "N passed, N failed".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${VIRTKFD_CI_OUT:-$top/ci-out}
@@ -69,6 +70,12 @@ export CC=clang
 if build "$out/fuzz" -Dfuzzer=true -Db_sanitize=address,undefined -Db_lundef=false \
    -Dbench=false; then
    run_tests "$out/fuzz" fuzz --suite fuzz
+fi
+# 5. under ASan there is no fixed-address window, so ALLOC and the HOST3D claim,
+#    map and free paths are fuzzed once more with UBSan alone, where there is one
+if build "$out/fuzz-ub" -Dfuzzer=true -Db_sanitize=undefined -Db_lundef=false \
+   -Dbench=false; then
+   run_tests "$out/fuzz-ub" fuzz-ub fuzz-hsakmt-ccmd
 fi
 
 echo
