@@ -41,15 +41,27 @@ struct vkfd_blob_request {
 enum vkfd_blob_kind {
    VKFD_BLOB_NONE, /* not mappable, not exportable (tracking objects, userptr) */
    VKFD_BLOB_FD,   /* an fd whose ownership passes to the resource */
-   VKFD_BLOB_VA,   /* a host VA owned by the backend's object */
+   VKFD_BLOB_VA,   /* a host VA whose memory the blob's backing keeps alive */
+};
+
+/*
+ * What keeps a blob's memory alive. A backend hands it to the resource in get_blob;
+ * the resource releases it at resource_unref and never earlier, whatever happens to
+ * the context: the VMM may map the memory into the guest until its resource_unmap,
+ * and a guest process may keep that mapping after its context let go of the object
+ * (wire-protocol.md §4.1, lifetime rule). Embedded in the backend's own struct.
+ */
+struct vkfd_blob_backing {
+   void (*release)(struct vkfd_blob_backing *backing);
 };
 
 /* What a backend returns from get_blob. */
 struct vkfd_blob {
    enum vkfd_blob_kind kind;
-   int fd;            /* VKFD_BLOB_FD */
-   uint32_t fd_type;  /* VIRGL_RENDERER_BLOB_FD_TYPE_* */
-   void *va;          /* VKFD_BLOB_VA */
+   int fd;                            /* VKFD_BLOB_FD */
+   uint32_t fd_type;                  /* VIRGL_RENDERER_BLOB_FD_TYPE_* */
+   void *va;                          /* VKFD_BLOB_VA */
+   struct vkfd_blob_backing *backing; /* VKFD_BLOB_VA: required; owned by the resource */
    uint32_t map_info; /* VIRGL_RENDERER_MAP_CACHE_*; NONE means not mappable */
 };
 
@@ -67,7 +79,8 @@ struct vkfd_context_ops {
    void (*attach_resource)(struct vkfd_context *ctx, struct vkfd_resource *res);
    /*
     * The resource is no longer visible to this context. For a blob this context
-    * created, the backend tears its object down here (the blob's VA dies with it).
+    * created, the backend tears its object's GPU state down here; memory the blob's
+    * backing holds stays until the resource goes.
     */
    void (*detach_resource)(struct vkfd_context *ctx, struct vkfd_resource *res);
    /* Optional: stop using the resource's iovecs and the memory behind them. */

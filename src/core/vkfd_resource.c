@@ -133,6 +133,8 @@ resource_free(struct vkfd_resource *res)
       munmap(res->mapping, res->size);
    if (res->blob.kind == VKFD_BLOB_FD && res->blob.fd >= 0)
       close(res->blob.fd);
+   if (res->blob.backing)
+      res->blob.backing->release(res->blob.backing);
    free(res);
 }
 
@@ -143,7 +145,7 @@ blob_is_valid(const struct vkfd_blob *blob)
    case VKFD_BLOB_NONE:
       return true;
    case VKFD_BLOB_VA:
-      return blob->va != NULL;
+      return blob->va != NULL && blob->backing != NULL;
    case VKFD_BLOB_FD:
       return blob->fd >= 0 && blob->fd_type >= VIRGL_RENDERER_BLOB_FD_TYPE_DMABUF &&
              blob->fd_type <= VIRGL_RENDERER_BLOB_FD_TYPE_SHM;
@@ -200,6 +202,7 @@ vkfd_resource_create_blob(struct vkfd_renderer *renderer,
          free(res);
          return ret;
       }
+      /* from here on the resource owns the blob, backing included */
       res->blob = blob;
       res->owner_ctx_id = ctx->id;
       if (!blob_is_valid(&blob)) {
@@ -279,19 +282,20 @@ vkfd_resource_import_blob(struct vkfd_renderer *renderer,
 void
 vkfd_resource_owner_released(struct vkfd_resource *res)
 {
-   /* the owner's object is gone; a VA blob no longer points at anything */
-   if (res->blob.kind == VKFD_BLOB_VA) {
-      res->blob.kind = VKFD_BLOB_NONE;
-      res->blob.va = NULL;
-      res->mapped = false;
-      res->mapping = NULL;
-   }
-   res->owner_ctx_id = 0;
+   /*
+    * The object's GPU state is gone, but a VA blob's memory stays where it is: the
+    * VMM may still map it, and it is freed only at unref (see resource_free).
+    */
+   res->owner_released = true;
 }
 
 void
 vkfd_resource_unref(struct vkfd_renderer *renderer, struct vkfd_resource *res)
 {
+   if (res->mapped && res->blob.kind == VKFD_BLOB_VA)
+      vkfd_warn("resource_unref: res %u is still mapped by the VMM; its memory is "
+                "released now",
+                res->id);
    while (!vkfd_list_is_empty(&res->attachments)) {
       struct vkfd_attachment *att =
          vkfd_container_of(res->attachments.next, struct vkfd_attachment, res_link);
@@ -348,6 +352,12 @@ vkfd_resource_map(struct vkfd_resource *res, void **map, uint64_t *size)
    if (!resource_is_mappable(res)) {
       vkfd_err("resource_map: res %u (blob_mem %u, flags 0x%x) is not mappable", res->id,
                res->blob_mem, res->blob_flags);
+      return -EINVAL;
+   }
+   if (res->owner_released && res->blob.kind == VKFD_BLOB_VA) {
+      /* the memory only waits for unmap and unref; it has no user left to map it */
+      vkfd_err("resource_map: res %u: context %u has released its object", res->id,
+               res->owner_ctx_id);
       return -EINVAL;
    }
    if (res->size > SIZE_MAX) {

@@ -7,9 +7,10 @@
  * contexts they are attached to.
  *
  * Ownership: the table owns each resource. A resource owns its fd (VKFD_BLOB_FD) and
- * the library's own mapping of it. The iovec array is borrowed from the VMM until
- * detach_iov or unref. A VA blob's memory belongs to the owner context's object and
- * disappears when the resource is detached from that context.
+ * the library's own mapping of it, or the backing of its VA (VKFD_BLOB_VA), which it
+ * releases only at unref: the memory and its address stay while the VMM may map them,
+ * even after the owner context let go of the object. The iovec array is borrowed from
+ * the VMM until detach_iov or unref.
  */
 #ifndef VKFD_RESOURCE_H
 #define VKFD_RESOURCE_H
@@ -35,6 +36,7 @@ struct vkfd_resource {
    const struct iovec *iovecs; /* borrowed */
    uint32_t num_iovs;
    uint32_t owner_ctx_id; /* the context whose get_blob made it, or 0 */
+   bool owner_released;   /* that context let go of the object: no new mapping */
    struct vkfd_blob blob;
    void *mapping; /* the library's mapping from resource_map, or NULL */
    bool mapped;
@@ -62,7 +64,7 @@ vkfd_resource_import_blob(struct vkfd_renderer *renderer,
 /* Detaches from every context, then releases the resource. */
 void vkfd_resource_unref(struct vkfd_renderer *renderer, struct vkfd_resource *res);
 
-/* Called when the owner context lets go of the blob's backing object. */
+/* The owner context let go of the blob's object; its memory waits for unmap/unref. */
 void vkfd_resource_owner_released(struct vkfd_resource *res);
 
 /* Stops every user of the resource's iovecs, then forgets them. */

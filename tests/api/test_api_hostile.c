@@ -58,6 +58,7 @@ teardown(void **state)
    struct test_backend_stats stats = test_backend_stats();
    assert_int_equal(stats.contexts, 0);
    assert_int_equal(stats.objects, 0);
+   assert_int_equal(stats.va_backings, 0);
    return 0;
 }
 
@@ -590,13 +591,24 @@ test_cross_context_resources(void **state)
    assert_int_equal(virgl_renderer_resource_unmap(90), 0);
    assert_int_equal(virgl_renderer_resource_unmap(90), 0);
 
-   /* the owner goes: its object goes with it, the resource stays until unref */
+   /*
+    * The owner goes while the VMM maps the blob: its object goes, but the memory stays
+    * mapped and unchanged until the VMM's unmap and unref (wire-protocol.md §4.1).
+    */
+   assert_int_equal(virgl_renderer_resource_map(90, &map, NULL), 0);
+   memset(map, 0x5a, PAGE);
    virgl_renderer_context_destroy(CTX);
    assert_int_equal(test_backend_stats().objects, 0);
-   assert_int_equal(virgl_renderer_resource_map(90, &map, NULL), -EINVAL);
+   assert_int_equal(test_backend_stats().va_backings, 1);
+   assert_int_equal(((uint8_t *)map)[PAGE - 1], 0x5a);
+   void *again;
+   assert_int_equal(virgl_renderer_resource_map(90, &again, NULL), -EINVAL);
    struct virgl_renderer_resource_info info;
    assert_int_equal(virgl_renderer_resource_get_info(90, &info), 0);
+   assert_int_equal(virgl_renderer_resource_unmap(90), 0);
+   assert_int_equal(test_backend_stats().va_backings, 1);
    virgl_renderer_resource_unref(90);
+   assert_int_equal(test_backend_stats().va_backings, 0);
    assert_no_resource(90);
 }
 

@@ -48,6 +48,7 @@ teardown(void **state)
    struct test_backend_stats stats = test_backend_stats();
    assert_int_equal(stats.contexts, 0);
    assert_int_equal(stats.objects, 0);
+   assert_int_equal(stats.va_backings, 0);
    assert_int_equal(stats.guest_blobs, 0);
    return 0;
 }

@@ -21,10 +21,15 @@
 
 struct test_object {
    uint32_t res_id;
-   void *va;
-   uint64_t size;
    const struct iovec *iovecs;
    struct test_object *next;
+};
+
+/* A VA blob's memory: the resource owns it from get_blob on and releases it. */
+struct test_va_backing {
+   struct vkfd_blob_backing base;
+   void *va;
+   uint64_t size;
 };
 
 struct test_pending_fence {
@@ -106,10 +111,17 @@ find_object(struct test_context *ctx, uint32_t res_id)
 }
 
 static void
+va_backing_release(struct vkfd_blob_backing *base)
+{
+   struct test_va_backing *backing = (struct test_va_backing *)base;
+   munmap(backing->va, backing->size);
+   free(backing);
+   stat_add(&state.stats.va_backings, -1);
+}
+
+static void
 object_free(struct test_object *obj)
 {
-   if (obj->va)
-      munmap(obj->va, obj->size);
    if (obj->iovecs)
       stat_add(&state.stats.guest_blobs, -1);
    free(obj);
@@ -158,7 +170,6 @@ test_get_blob(struct vkfd_context *base, const struct vkfd_blob_request *request
    if (!obj)
       return -ENOMEM;
    obj->res_id = request->res_id;
-   obj->size = request->size;
 
    if (request->blob_mem == VIRGL_RENDERER_BLOB_MEM_HOST3D_GUEST) {
       obj->iovecs = request->iovecs;
@@ -177,14 +188,23 @@ test_get_blob(struct vkfd_context *base, const struct vkfd_blob_request *request
       blob->fd_type = VIRGL_RENDERER_BLOB_FD_TYPE_SHM;
       blob->map_info = VIRGL_RENDERER_MAP_CACHE_CACHED;
    } else if (request->blob_id == TEST_BLOB_VA) {
-      obj->va = mmap(NULL, request->size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (obj->va == MAP_FAILED) {
+      struct test_va_backing *backing = calloc(1, sizeof(*backing));
+      void *va = mmap(NULL, request->size, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (!backing || va == MAP_FAILED) {
+         if (va != MAP_FAILED)
+            munmap(va, request->size);
+         free(backing);
          free(obj);
          return -ENOMEM;
       }
+      backing->base.release = va_backing_release;
+      backing->va = va;
+      backing->size = request->size;
+      stat_add(&state.stats.va_backings, 1);
       blob->kind = VKFD_BLOB_VA;
-      blob->va = obj->va;
+      blob->va = va;
+      blob->backing = &backing->base;
       blob->map_info = VIRGL_RENDERER_MAP_CACHE_WC;
    } else if (request->blob_id == TEST_BLOB_OPAQUE) {
       blob->kind = VKFD_BLOB_NONE;

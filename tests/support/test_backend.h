@@ -9,9 +9,9 @@
  * Command buffer: dwords; TEST_CMD_FAIL as the first dword makes submit fail with
  * -EINVAL, anything else succeeds and is counted.
  *
- * Blob ids for HOST3D: TEST_BLOB_SHM (a memfd), TEST_BLOB_VA (an anonymous mapping),
- * TEST_BLOB_OPAQUE (no host memory). HOST3D_GUEST accepts any id and keeps the iovecs
- * until release_iovecs.
+ * Blob ids for HOST3D: TEST_BLOB_SHM (a memfd), TEST_BLOB_VA (an anonymous mapping,
+ * released with the resource), TEST_BLOB_OPAQUE (no host memory). HOST3D_GUEST accepts
+ * any id and keeps the iovecs until release_iovecs.
  */
 #ifndef TEST_BACKEND_H
 #define TEST_BACKEND_H
@@ -31,6 +31,7 @@
 struct test_backend_stats {
    int contexts;       /* live contexts */
    int objects;        /* live blob objects (any kind) */
+   int va_backings;    /* VA blob memory not yet released by its resource */
    int guest_blobs;    /* HOST3D_GUEST objects still holding iovecs */
    int submits;        /* successful submits, all contexts */
    int attaches;       /* attach hook calls for foreign resources */
