@@ -152,6 +152,34 @@ alias_reserve(struct alias_build *b)
    return 0;
 }
 
+/* The caller's reservation; it must suit the largest page size of the guest memory. */
+static int
+alias_use_placement(struct alias_build *b)
+{
+   struct vkfd_alias *a = b->alias;
+   uint64_t align = VKFD_MAX(b->max_page_size, b->page_size);
+   if (!vkfd_is_aligned((uintptr_t)b->params->placement, align)) {
+      vkfd_err(LOG_PREFIX "the alias's place %p is not aligned to the guest memory's "
+                          "0x%" PRIx64 "-byte pages",
+               a->res_id, b->params->placement, align);
+      return -EINVAL;
+   }
+   a->reservation = b->params->placement;
+   a->reservation_size = a->size;
+   a->address = a->reservation;
+   a->placed = true;
+   return 0;
+}
+
+/* Replaces [start, start + size) with an inaccessible reservation, in one syscall. */
+static bool
+alias_range_clear(uint8_t *start, uint64_t size)
+{
+   return mmap(start, size, PROT_NONE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+               0) != MAP_FAILED;
+}
+
 static int
 alias_run_place(struct alias_build *b, const struct vkfd_alias_run *run, int prot)
 {
@@ -241,7 +269,7 @@ alias_build(struct alias_build *b)
    if (ret)
       return ret;
 
-   if (a->run_count == 1) {
+   if (a->run_count == 1 && !b->params->placement) {
       a->address = (uint8_t *)a->runs[0].start;
       return 0;
    }
@@ -249,7 +277,7 @@ alias_build(struct alias_build *b)
    if (!ret)
       ret = alias_map_count_check(b);
    if (!ret)
-      ret = alias_reserve(b);
+      ret = b->params->placement ? alias_use_placement(b) : alias_reserve(b);
    if (!ret)
       ret = alias_runs_place(b);
    return ret;
@@ -304,14 +332,43 @@ vkfd_alias_destroy(struct vkfd_alias *alias)
 {
    if (!alias)
       return;
-   /* one munmap removes the reservation and every run placed in it */
-   if (alias->reservation && munmap(alias->reservation, alias->reservation_size))
+   /* one call removes every run placed in the reservation */
+   if (alias->placed) {
+      if (!alias_range_clear(alias->reservation, alias->reservation_size))
+         vkfd_err("alias: res %" PRIu32 ": cannot restore the reservation %p+0x%" PRIx64
+                  ": %s",
+                  alias->res_id, (void *)alias->reservation, alias->reservation_size,
+                  strerror(errno));
+   } else if (alias->reservation && munmap(alias->reservation, alias->reservation_size)) {
       vkfd_err("alias: res %" PRIu32 ": munmap of %p+0x%" PRIx64 " failed: %s",
                alias->res_id, (void *)alias->reservation, alias->reservation_size,
                strerror(errno));
+   }
    free(alias->runs);
    free(alias->sorted);
    free(alias);
+}
+
+bool
+vkfd_alias_abandon(struct vkfd_alias *alias)
+{
+   if (!alias)
+      return true;
+   bool cleared = true;
+   if (alias->reservation) {
+      cleared = alias_range_clear(alias->reservation, alias->reservation_size);
+      vkfd_err("alias: res %" PRIu32 ": %p+0x%" PRIx64 " %s and stays reserved for "
+               "good, because the GPU may still use it",
+               alias->res_id, (void *)alias->reservation, alias->reservation_size,
+               cleared ? "no longer maps guest memory" : "still maps guest memory");
+   } else {
+      vkfd_err("alias: res %" PRIu32 ": the GPU may still use guest memory %p+0x%" PRIx64,
+               alias->res_id, (void *)alias->address, alias->size);
+   }
+   free(alias->runs);
+   free(alias->sorted);
+   free(alias);
+   return cleared;
 }
 
 void *

@@ -7,11 +7,12 @@
  * contiguous host user pointer without copying a byte.
  *
  * - iovecs adjacent in host VA, in the order given, are merged into runs; when one
- *   run is left its base is the alias and no mapping is made ("direct");
- * - otherwise a PROT_NONE range of the blob's size is reserved and every run is
- *   placed into it: mmap(MAP_FIXED | MAP_SHARED) of the mapping's backing file when
- *   /proc/self/map_files lets us open it, else mremap(old, 0, len, MAYMOVE | FIXED),
- *   which duplicates a shared mapping;
+ *   run is left its base is the alias and no mapping is made ("direct"), unless the
+ *   caller gives the alias a place of its own;
+ * - otherwise a PROT_NONE range of the blob's size is reserved (or the caller's place
+ *   is used) and every run is placed into it: mmap(MAP_FIXED | MAP_SHARED) of the
+ * mapping's backing file when /proc/self/map_files lets us open it, else mremap(old, 0,
+ * len, MAYMOVE | FIXED), which duplicates a shared mapping;
  * - every run is validated first: page-aligned (to the mapping's page size, so huge
  *   for hugetlb), inside one shared mapping, readable, writable unless read-only, and
  *   no guest page appears twice. Private memory (malloc, MAP_PRIVATE files) is
@@ -45,6 +46,13 @@ struct vkfd_alias_params {
    /* RDONLY userptr: the alias is mapped PROT_READ, the memory need not be writable */
    bool read_only;
    uint32_t res_id; /* for log lines only */
+   /*
+    * Optional: a PROT_NONE range of `size` bytes the caller reserved (aligned to the
+    * largest page size of the guest memory). The alias is built there, even for a
+    * single run, and destroy turns it back into a PROT_NONE reservation instead of
+    * unmapping it: the range stays the caller's.
+    */
+   void *placement;
 };
 
 /*
@@ -63,6 +71,15 @@ int vkfd_alias_create(const struct vkfd_alias_params *params, struct vkfd_alias 
 
 /* Removes every mapping the alias made (none when direct). NULL-safe. */
 void vkfd_alias_destroy(struct vkfd_alias *alias);
+
+/*
+ * For an alias the GPU may still hold (its unmap or deregistration failed): drops
+ * the guest pages but keeps the address range reserved, inaccessible, for the life of
+ * the process, so nothing else is ever mapped where the GPU may still look; then
+ * frees the alias. A direct alias is the VMM's own memory and stays as it is.
+ * Returns false when the guest pages could not be dropped. NULL-safe.
+ */
+bool vkfd_alias_abandon(struct vkfd_alias *alias);
 
 /*
  * The contiguous host user pointer; valid until destroy. It shares pages with guest

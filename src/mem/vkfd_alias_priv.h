@@ -37,6 +37,7 @@ struct vkfd_alias {
    uint64_t size;
    uint8_t *reservation; /* NULL when direct or not reserved yet */
    uint64_t reservation_size;
+   bool placed; /* the reservation is the caller's: restore, never unmap */
    struct vkfd_alias_run *runs; /* in blob order, plus runs split off at the end */
    uint32_t *sorted;            /* run indices in host address order */
    uint32_t run_count;
