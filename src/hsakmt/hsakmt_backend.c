@@ -66,6 +66,8 @@ hsakmt_context_destroy(struct vkfd_context *base)
 {
    struct hsakmt_context *ctx = hsakmt_context(base);
    hsakmt_objects_fini(ctx, &ctx->objects);
+   /* blobs the VMM still maps keep their memory, but no longer count for anyone */
+   hsakmt_account_fini(&ctx->account);
    hsakmt_va_context_release(ctx);
    hsakmt_shmem_release(ctx);
    free(ctx->req_copy);
@@ -128,11 +130,21 @@ hsakmt_context_create(uint32_t ctx_id, const char *name, struct vkfd_context **o
    if (!ctx)
       return -ENOMEM;
    vkfd_context_base_init(&ctx->base, &hsakmt_context_ops, HSAKMT_NUM_RINGS);
-   if (getrandom(&ctx->token_salt, sizeof(ctx->token_salt), GRND_NONBLOCK) !=
-       sizeof(ctx->token_salt))
-      ctx->token_salt = (uint64_t)(uintptr_t)ctx ^ ((uint64_t)ctx_id << 40);
    hsakmt_objects_init(&ctx->objects);
    vkfd_list_init(&ctx->memory);
+   hsakmt_account_init(&ctx->account, ctx_id);
+   /*
+    * The salt keeps one context's tokens meaningless in another. Nothing derived from
+    * a host address may stand in for it: without randomness, no context.
+    */
+   if (getrandom(&ctx->token_salt, sizeof(ctx->token_salt), GRND_NONBLOCK) !=
+       sizeof(ctx->token_salt)) {
+      int err = errno == EAGAIN ? EAGAIN : EIO;
+      vkfd_err("ctx %u (%s): no random bytes for its handle salt (getrandom: %s)", ctx_id,
+               name, strerror(errno));
+      hsakmt_context_destroy(&ctx->base);
+      return -err;
+   }
    int ret = vkfd_kfd_device_acquire();
    if (ret) {
       vkfd_err("ctx %u (%s): KFD unavailable: %s", ctx_id, name, strerror(-ret));

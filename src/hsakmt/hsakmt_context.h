@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "core/vkfd_context.h"
+#include "hsakmt/hsakmt_limits.h"
 #include "hsakmt/hsakmt_objects.h"
 #include "virtkfd/hsakmt_proto.h"
 
@@ -46,7 +47,9 @@ struct hsakmt_context {
    size_t rsp_build_size;
 
    struct hsakmt_objects objects;
-   struct vkfd_list memory; /* hsakmt_object.memory_link: HOST_MEM and USERPTR */
+   struct vkfd_list memory;       /* hsakmt_object.memory_link: HOST_MEM and USERPTR */
+   struct hsakmt_account account; /* what the context holds, against its limits */
+   uint32_t next_userptr_slot;    /* where the next userptr handle is looked for */
 };
 
 /* What a handler sees of the request being executed. */

@@ -15,6 +15,7 @@
 #include "virglrenderer.h"
 
 #include "hsakmt/hsakmt_backend.h"
+#include "hsakmt/hsakmt_buffer.h"
 #include "hsakmt/hsakmt_context.h"
 #include "hsakmt/hsakmt_memory.h"
 #include "hsakmt/hsakmt_va.h"
@@ -49,6 +50,7 @@ page_size(void)
    return (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The address the guest names the object by: its VA, or a userptr's handle. */
 static uint64_t
 object_address(const struct hsakmt_object *obj, uint64_t *size)
 {
@@ -59,7 +61,7 @@ object_address(const struct hsakmt_object *obj, uint64_t *size)
    }
    const struct hsakmt_userptr *userptr = (const struct hsakmt_userptr *)obj;
    *size = userptr->size;
-   return hsakmt_userptr_address(userptr);
+   return hsakmt_userptr_handle(userptr);
 }
 
 struct hsakmt_object *
@@ -82,18 +84,18 @@ host_mem_destroy(struct hsakmt_context *ctx, struct hsakmt_object *obj)
 {
    struct hsakmt_host_mem *mem = (struct hsakmt_host_mem *)obj;
    void *address = (void *)(uintptr_t)mem->va;
-   /* GPU unmap before free, then the VA goes back to the window (§4.4) */
-   if (mem->gpu_mapped && vkfd_kfd_unmap_from_gpu(address))
-      vkfd_err("ctx %u: GPU unmap of %p failed", ctx->base.id, address);
-   int status = vkfd_kfd_free(address, mem->size);
-   if (status) {
-      /* KFD may still hold the range: never hand it out again */
-      vkfd_err("ctx %u: freeing KFD memory %p+0x%llx failed (status %d); its VA range "
-               "stays out of the window",
-               ctx->base.id, address, (unsigned long long)mem->size, status);
-   } else {
-      hsakmt_va_free(mem->va, mem->size);
+   /*
+    * The GPU state goes now; the memory goes with the resource that claimed it,
+    * because the VMM may still map it into the guest (§4.1, lifetime rule).
+    */
+   if (mem->gpu_mapped && vkfd_kfd_unmap_from_gpu(address)) {
+      vkfd_err("ctx %u: res %u: GPU unmap of KFD memory %p failed", ctx->base.id,
+               obj->res_id, address);
+      mem->buffer->gpu_may_hold = true;
    }
+   if (!mem->buffer_claimed)
+      hsakmt_buffer_free(mem->buffer);
+   hsakmt_charge_release(&mem->base.charge);
    vkfd_list_del(&mem->base.memory_link);
    free(mem);
 }
@@ -164,64 +166,72 @@ memory_alloc(struct hsakmt_request *r)
                (unsigned long long)alignment);
       status = VKFD_STATUS_INVALID_PARAMETER;
    }
+   /*
+    * libhsakmt aligns a buffer to the largest power of two it spans, up to 2 MiB (GPU
+    * TLB fragments), and in its reserved-aperture mode refuses a fixed address that
+    * is less aligned (measured: 2 MiB of system memory at a 4 KiB boundary fails).
+    */
+   while (!status && alignment < HSAKMT_DEVICE_ALIGNMENT && size >= alignment << 1)
+      alignment <<= 1;
    if (!status && !hsakmt_va_can_allocate()) {
       vkfd_err("ctx %u: MEMORY/ALLOC: no fixed-address window (OPEN_KFD first, and a "
                "library or mode that supports fixed addresses)",
                ctx->base.id);
       status = VKFD_STATUS_NO_MEMORY;
    }
-   uint64_t va = 0;
-   if (!status)
-      status = hsakmt_va_alloc(size, alignment, &va);
    if (status) {
-      rsp->hdr.ret = status;
-      return;
-   }
-
-   /* the host library does not know bits 18 and up: never pass them on */
-   uint32_t host_flags = (flags & ~MEMFLAGS_CLEARED) & HSAKMT_MEMFLAGS_BASE_MASK;
-   status = vkfd_kfd_alloc_fixed(node, size, host_flags, (void *)(uintptr_t)va);
-   if (status) {
-      vkfd_err("ctx %u: MEMORY/ALLOC: %llu bytes on node %u at 0x%llx failed (status %d)",
-               ctx->base.id, (unsigned long long)size, node, (unsigned long long)va,
-               status);
-      hsakmt_va_free(va, size);
       rsp->hdr.ret = status;
       return;
    }
 
    struct hsakmt_host_mem *mem = calloc(1, sizeof(*mem));
-   if (mem) {
-      mem->base.kind = HSAKMT_OBJECT_HOST_MEM;
-      mem->base.ops = &host_mem_ops;
-      mem->va = va;
-      mem->size = size;
-      mem->node = node;
-      mem->flags = host_flags;
-      vkfd_list_add_tail(&mem->base.memory_link, &ctx->memory);
-      status =
-         hsakmt_objects_add_pending(&ctx->objects, (uint32_t)req->blob_id, &mem->base);
-      if (status) {
-         host_mem_destroy(ctx, &mem->base);
-         mem = NULL;
-      }
-   }
    if (!mem) {
-      if (status == VKFD_STATUS_SUCCESS) {
-         vkfd_kfd_free((void *)(uintptr_t)va, size);
-         hsakmt_va_free(va, size);
-      }
       rsp->hdr.ret = VKFD_STATUS_NO_MEMORY;
       return;
    }
-   rsp->memory_handle = va;
+   mem->base.kind = HSAKMT_OBJECT_HOST_MEM;
+   mem->base.ops = &host_mem_ops;
+   vkfd_list_init(&mem->base.memory_link);
+   status = hsakmt_object_charge(ctx, &mem->base, "MEMORY/ALLOC");
+   /* the host library does not know bits 18 and up: never pass them on */
+   uint32_t host_flags = (flags & ~MEMFLAGS_CLEARED) & HSAKMT_MEMFLAGS_BASE_MASK;
+   if (!status)
+      status = hsakmt_buffer_alloc(ctx, node, size, alignment, host_flags, &mem->buffer);
+   if (status) {
+      hsakmt_charge_release(&mem->base.charge);
+      free(mem);
+      rsp->hdr.ret = status;
+      return;
+   }
+   mem->va = mem->buffer->va;
+   mem->size = size;
+   mem->node = node;
+   mem->flags = host_flags;
+   vkfd_list_add_tail(&mem->base.memory_link, &ctx->memory);
+   status = hsakmt_objects_add_pending(&ctx->objects, (uint32_t)req->blob_id, &mem->base);
+   if (status) {
+      host_mem_destroy(ctx, &mem->base);
+      rsp->hdr.ret = status;
+      return;
+   }
+   rsp->memory_handle = mem->va;
 }
 
-static void
-record_nodes(struct hsakmt_mapped_nodes *mapped, const uint32_t *nodes, uint32_t count)
+void
+hsakmt_mapped_nodes_set(struct hsakmt_mapped_nodes *mapped, const uint32_t *nodes,
+                        uint32_t count)
 {
-   mapped->count = count;
-   memcpy(mapped->nodes, nodes, count * sizeof(*nodes));
+   mapped->count = 0;
+   if (nodes) {
+      memcpy(mapped->nodes, nodes, count * sizeof(*nodes));
+      mapped->count = count;
+      return;
+   }
+   /* without a node list libhsakmt maps to every GPU */
+   for (uint32_t n = 0; n < vkfd_kfd_node_count(); n++) {
+      if (vkfd_kfd_node_is_gpu(n) && mapped->count < HSAKMT_MAX_MEMORY_NODES)
+         mapped->nodes[mapped->count++] = n;
+   }
 }
 
 /* The node list of MAP_TO_GPU_NODES: counted against len, every id a GPU node. */
@@ -276,33 +286,21 @@ memory_map_to_gpu_nodes(struct hsakmt_request *r)
       rsp->hdr.ret = VKFD_STATUS_INVALID_PARAMETER;
       return;
    }
-   uint64_t size, start = object_address(obj, &size);
    uint32_t count = (uint32_t)req->map_to_gpu_nodes.number_of_nodes;
    if (obj->kind == HSAKMT_OBJECT_USERPTR) {
       struct hsakmt_userptr *userptr = (struct hsakmt_userptr *)obj;
-      if (!userptr->registered) {
-         rsp->hdr.ret = VKFD_STATUS_MEMORY_NOT_REGISTERED;
-         return;
-      }
-      if (!userptr->gpu_mapped) {
-         status = vkfd_kfd_map_to_gpu_nodes((void *)(uintptr_t)start, size, nodes, count,
-                                            &userptr->gpu_va);
-         userptr->gpu_mapped = status == VKFD_STATUS_SUCCESS;
-         if (userptr->gpu_mapped)
-            record_nodes(&userptr->mapped, nodes, count);
-      }
-      rsp->hdr.ret = status;
-      rsp->memory_handle = userptr->gpu_mapped ? userptr->gpu_va : 0;
+      rsp->hdr.ret = hsakmt_userptr_map_to_gpu(r->ctx, userptr, nodes, count);
+      rsp->memory_handle = rsp->hdr.ret ? 0 : userptr->gpu_va;
       return;
    }
    struct hsakmt_host_mem *mem = (struct hsakmt_host_mem *)obj;
    uint64_t gpu_va = mem->va;
    if (!mem->gpu_mapped) {
-      status =
-         vkfd_kfd_map_to_gpu_nodes((void *)(uintptr_t)start, size, nodes, count, &gpu_va);
+      status = vkfd_kfd_map_to_gpu_nodes((void *)(uintptr_t)mem->va, mem->size, nodes,
+                                         count, &gpu_va);
       mem->gpu_mapped = status == VKFD_STATUS_SUCCESS;
       if (mem->gpu_mapped)
-         record_nodes(&mem->mapped, nodes, count);
+         hsakmt_mapped_nodes_set(&mem->mapped, nodes, count);
    }
    rsp->hdr.ret = status;
    rsp->memory_handle = status ? 0 : gpu_va;
@@ -330,40 +328,23 @@ memory_map_to_gpu(struct hsakmt_request *r)
       rsp->hdr.ret = VKFD_STATUS_INVALID_PARAMETER;
       return;
    }
-   uint64_t size, start = object_address(obj, &size);
-   uint64_t *gpu_va = NULL;
-   bool *mapped = NULL;
-   struct hsakmt_mapped_nodes *nodes;
-   uint64_t host_mem_va;
    if (obj->kind == HSAKMT_OBJECT_USERPTR) {
       struct hsakmt_userptr *userptr = (struct hsakmt_userptr *)obj;
-      if (!userptr->registered) {
-         rsp->hdr.ret = VKFD_STATUS_MEMORY_NOT_REGISTERED;
-         return;
-      }
-      gpu_va = &userptr->gpu_va;
-      mapped = &userptr->gpu_mapped;
-      nodes = &userptr->mapped;
-   } else {
-      struct hsakmt_host_mem *mem = (struct hsakmt_host_mem *)obj;
-      host_mem_va = mem->va;
-      gpu_va = &host_mem_va;
-      mapped = &mem->gpu_mapped;
-      nodes = &mem->mapped;
+      rsp->hdr.ret = hsakmt_userptr_map_to_gpu(r->ctx, userptr, NULL, 0);
+      rsp->memory_handle = rsp->hdr.ret ? 0 : userptr->gpu_va;
+      return;
    }
+   struct hsakmt_host_mem *mem = (struct hsakmt_host_mem *)obj;
+   uint64_t gpu_va = mem->va;
    int status = VKFD_STATUS_SUCCESS;
-   if (!*mapped) {
-      status = vkfd_kfd_map_to_gpu((void *)(uintptr_t)start, size, gpu_va);
-      *mapped = status == VKFD_STATUS_SUCCESS;
-      /* without a node list libhsakmt maps to every GPU */
-      nodes->count = 0;
-      for (uint32_t n = 0; *mapped && n < vkfd_kfd_node_count(); n++) {
-         if (vkfd_kfd_node_is_gpu(n) && nodes->count < HSAKMT_MAX_MEMORY_NODES)
-            nodes->nodes[nodes->count++] = n;
-      }
+   if (!mem->gpu_mapped) {
+      status = vkfd_kfd_map_to_gpu((void *)(uintptr_t)mem->va, mem->size, &gpu_va);
+      mem->gpu_mapped = status == VKFD_STATUS_SUCCESS;
+      if (mem->gpu_mapped)
+         hsakmt_mapped_nodes_set(&mem->mapped, NULL, 0);
    }
    rsp->hdr.ret = status;
-   rsp->memory_handle = status ? 0 : *gpu_va;
+   rsp->memory_handle = status ? 0 : gpu_va;
 }
 
 static void
@@ -399,8 +380,14 @@ static void
 memory_available(struct hsakmt_request *r)
 {
    struct hsakmt_memory_rsp *rsp = memory_rsp(r);
-   if (rsp)
-      rsp->hdr.ret = vkfd_kfd_available_memory(memory_req(r)->node, &rsp->memory_handle);
+   if (!rsp)
+      return;
+   uint32_t node = memory_req(r)->node;
+   rsp->hdr.ret = vkfd_kfd_available_memory(node, &rsp->memory_handle);
+   /* what ROCr sizes its pools by: never more than this context may still take */
+   uint64_t left = hsakmt_account_vram_left(&r->ctx->account, node);
+   if (!rsp->hdr.ret && rsp->memory_handle > left)
+      rsp->memory_handle = left;
 }
 
 static void
@@ -420,7 +407,7 @@ memory_register(struct hsakmt_request *r)
       rsp->hdr.ret = VKFD_STATUS_INVALID_HANDLE;
       return;
    }
-   uint64_t address = hsakmt_userptr_address(userptr);
+   uint64_t address = hsakmt_userptr_handle(userptr);
    uint64_t size = req->reg_mem_with_flag.memory_size_in_bytes;
    if (!address) {
       vkfd_err("ctx %u: MEMORY/REG_MEM_WITH_FLAG: res %u has no MAP_USERPTR handle yet",
@@ -591,6 +578,7 @@ hsakmt_object_claim_blob(struct hsakmt_context *ctx,
          bool vram = mem->node != 0 && (mem->flags & HSAKMT_MEMFLAG_NON_PAGED);
          blob->kind = mappable ? VKFD_BLOB_VA : VKFD_BLOB_NONE;
          blob->va = (void *)(uintptr_t)mem->va;
+         blob->backing = &mem->buffer->backing;
          blob->map_info = mappable ? (vram ? VIRGL_RENDERER_MAP_CACHE_WC
                                            : VIRGL_RENDERER_MAP_CACHE_CACHED)
                                    : VIRGL_RENDERER_MAP_CACHE_NONE;
@@ -604,7 +592,11 @@ hsakmt_object_claim_blob(struct hsakmt_context *ctx,
       ret = hsakmt_objects_bind(&ctx->objects, request->res_id, obj);
    if (ret) {
       /* claim-once: a refused blob destroys what the command created */
+      blob->backing = NULL;
       obj->ops->destroy(ctx, obj);
+   } else if (obj->kind == HSAKMT_OBJECT_HOST_MEM) {
+      /* from here on the resource owns the memory and frees it at its unref */
+      ((struct hsakmt_host_mem *)obj)->buffer_claimed = true;
    }
    return ret;
 }

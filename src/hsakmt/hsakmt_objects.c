@@ -6,6 +6,7 @@
 
 #include <errno.h>
 
+#include "hsakmt/hsakmt_context.h"
 #include "util/vkfd_log.h"
 #include "virtkfd/hsakmt_proto.h"
 
@@ -54,6 +55,14 @@ hsakmt_objects_check_blob_id(struct hsakmt_objects *objects, uint64_t blob_id,
       return VKFD_STATUS_INVALID_PARAMETER;
    }
    return VKFD_STATUS_SUCCESS;
+}
+
+int
+hsakmt_object_charge(struct hsakmt_context *ctx, struct hsakmt_object *obj,
+                     const char *command)
+{
+   const struct hsakmt_charge one_object = { .objects = 1 };
+   return hsakmt_account_charge(&ctx->account, &obj->charge, &one_object, command);
 }
 
 int

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hsakmt/hsakmt_limits.h"
 #include "util/vkfd_hash.h"
 #include "util/vkfd_list.h"
 
@@ -45,6 +46,7 @@ struct hsakmt_object {
    const struct hsakmt_object_ops *ops;
    uint32_t res_id; /* 0 while pending */
    uint32_t blob_id;
+   struct hsakmt_charge charge; /* one object of the context's limit */
 };
 
 struct hsakmt_objects {
@@ -63,6 +65,13 @@ void hsakmt_objects_fini(struct hsakmt_context *ctx, struct hsakmt_objects *obje
  */
 int hsakmt_objects_check_blob_id(struct hsakmt_objects *objects, uint64_t blob_id,
                                  const char *command);
+
+/*
+ * Counts a new object against the context's object limit (hsakmt_limits.h); its
+ * destroy releases obj->charge. Returns an HSAKMT status.
+ */
+int hsakmt_object_charge(struct hsakmt_context *ctx, struct hsakmt_object *obj,
+                         const char *command);
 
 /* Files `obj` under a checked blob id; 0 or VKFD_STATUS_NO_MEMORY. */
 int hsakmt_objects_add_pending(struct hsakmt_objects *objects, uint32_t blob_id,

@@ -220,8 +220,9 @@ hsakmt_va_can_allocate(void)
    return can;
 }
 
-int
-hsakmt_va_alloc(uint64_t size, uint64_t alignment, uint64_t *out)
+/* Takes a range from the window; the library's own ranges lose their placeholder. */
+static int
+va_take(uint64_t size, uint64_t alignment, bool for_library, uint64_t *out)
 {
    uint64_t reserve;
    if (!size || !vkfd_is_power_of_two(alignment) || alignment < page_size() ||
@@ -254,7 +255,7 @@ hsakmt_va_alloc(uint64_t size, uint64_t alignment, uint64_t *out)
          *link = e->next;
          free(e);
       }
-      if (va.placeholder)
+      if (va.placeholder && for_library)
          munmap((void *)(uintptr_t)start, size); /* the library maps here itself */
       va.used += reserve;
       *out = start;
@@ -268,6 +269,32 @@ hsakmt_va_alloc(uint64_t size, uint64_t alignment, uint64_t *out)
 out:
    pthread_mutex_unlock(&va.lock);
    return status;
+}
+
+int
+hsakmt_va_alloc(uint64_t size, uint64_t alignment, uint64_t *out)
+{
+   return va_take(size, alignment, true, out);
+}
+
+int
+hsakmt_va_reserve(uint64_t size, uint64_t alignment, uint64_t *out)
+{
+   pthread_mutex_lock(&va.lock);
+   bool native = va.placed && va.placeholder;
+   pthread_mutex_unlock(&va.lock);
+   return native ? va_take(size, alignment, false, out) : VKFD_STATUS_NO_MEMORY;
+}
+
+bool
+hsakmt_va_contains(uint64_t start, uint64_t size)
+{
+   uint64_t end;
+   pthread_mutex_lock(&va.lock);
+   bool inside = va.placed && !vkfd_ckd_add(&end, start, size) && start >= va.start &&
+                 end <= va.start + va.size;
+   pthread_mutex_unlock(&va.lock);
+   return inside;
 }
 
 void

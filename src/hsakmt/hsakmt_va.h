@@ -34,6 +34,16 @@ void hsakmt_va_context_release(struct hsakmt_context *ctx);
  */
 int hsakmt_va_alloc(uint64_t size, uint64_t alignment, uint64_t *va);
 
+/*
+ * Native mode only: takes a range that stays PROT_NONE for the caller to map over
+ * with MAP_FIXED (the userptr alias, where the library maps userptrs at their CPU
+ * address). NO_MEMORY in the other modes or when the window is full.
+ */
+int hsakmt_va_reserve(uint64_t size, uint64_t alignment, uint64_t *va);
+
+/* True when [start, start + size) lies inside the placed window. */
+bool hsakmt_va_contains(uint64_t start, uint64_t size);
+
 /* Returns a range to the window, restoring its placeholder. */
 void hsakmt_va_free(uint64_t va, uint64_t size);
 

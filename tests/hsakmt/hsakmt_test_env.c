@@ -8,9 +8,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
+#include "hsakmt/hsakmt_va.h"
 #include "kfdsim.h"
 
 int
@@ -24,6 +26,32 @@ hsakmt_test_count_maps(void)
       lines += c == '\n';
    fclose(maps);
    return lines;
+}
+
+void
+hsakmt_test_assert_no_host_address(uint64_t value, uint64_t size, const char *what)
+{
+   uint64_t start, window, end = value + size;
+   if (end < value)
+      end = UINT64_MAX;
+   if (hsakmt_va_window_bounds(&start, &window) && value >= start &&
+       end <= start + window)
+      return;
+   FILE *maps = fopen("/proc/self/maps", "re");
+   assert_non_null(maps);
+   char line[512];
+   while (fgets(line, sizeof(line), maps)) {
+      unsigned long lo, hi;
+      char perms[8];
+      if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
+         continue;
+      if (lo < end && value < hi && perms[0] == 'r') {
+         fclose(maps);
+         fail_msg("%s 0x%llx+0x%llx is readable host memory outside the KFD window: %s",
+                  what, (unsigned long long)value, (unsigned long long)size, line);
+      }
+   }
+   fclose(maps);
 }
 
 void

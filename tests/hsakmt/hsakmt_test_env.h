@@ -27,6 +27,13 @@ struct hsakmt_test_env {
 /* The number of lines in /proc/self/maps. */
 int hsakmt_test_count_maps(void);
 
+/*
+ * Asserts that a value the guest received from the host, taken as an address range
+ * of `size` bytes, is no readable host memory outside the KFD window (§6.2 row 24):
+ * it is a window address, or nothing readable is mapped there.
+ */
+void hsakmt_test_assert_no_host_address(uint64_t value, uint64_t size, const char *what);
+
 /* Initialises the renderer and opens one guest context (ctx 1). */
 void hsakmt_test_env_start(struct hsakmt_test_env *env);
 

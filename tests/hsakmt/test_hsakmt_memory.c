@@ -32,22 +32,11 @@ static uint32_t gpu;
 static uint64_t window_start, window_size;
 
 static int
-open_kfd(struct hsakmt_guest *guest, uint64_t *start, uint64_t *size)
-{
-   uint64_t hint = 0x7f0000001000ull;
-   struct hsakmt_query_info_rsp *rsp =
-      hsakmt_guest_query(guest, HSAKMT_QUERY_OPEN_KFD, &hint, sizeof(hint), 0);
-   *start = rsp->open_kfd.vm_start;
-   *size = rsp->open_kfd.vm_size;
-   return rsp->hdr.ret;
-}
-
-static int
 setup(void **state)
 {
    hsakmt_test_env_start(&env);
    gpu = 1;
-   assert_int_equal(open_kfd(&env.guest, &window_start, &window_size), 0);
+   assert_int_equal(hsakmt_guest_open_kfd(&env.guest, &window_start, &window_size), 0);
    return 0;
 }
 
@@ -62,61 +51,11 @@ teardown(void **state)
    return 0;
 }
 
-static int
-alloc(uint32_t node, uint32_t flags, uint64_t size, uint64_t alignment, uint64_t blob_id,
-      uint64_t *va)
-{
-   struct hsakmt_memory_req req;
-   memset(&req, 0, sizeof(req));
-   req.type = HSAKMT_MEMORY_ALLOC;
-   req.blob_id = blob_id;
-   req.alloc.preferred_node = node;
-   req.alloc.mem_flags = flags;
-   req.alloc.size_in_bytes = size;
-   req.alloc.alignment = alignment;
-   struct hsakmt_memory_rsp *rsp = hsakmt_guest_memory(&env.guest, &req, 0);
-   *va = rsp->memory_handle;
-   return rsp->hdr.ret;
-}
-
-static int
-claim(uint32_t res_id, uint64_t blob_id, uint32_t flags, uint64_t size)
-{
-   struct virgl_renderer_resource_create_blob_args args = {
-      .res_handle = res_id,
-      .ctx_id = env.guest.ctx_id,
-      .blob_mem = VIRGL_RENDERER_BLOB_MEM_HOST3D,
-      .blob_flags = flags,
-      .blob_id = blob_id,
-      .size = size,
-   };
-   return virgl_renderer_resource_create_blob(&args);
-}
-
+/* MAP_TO_GPU_NODES to the one GPU of the emulated topology. */
 static int
 map_nodes(uint64_t va, uint64_t size, uint64_t *gpu_va)
 {
-   uint8_t buffer[320];
-   memset(buffer, 0, sizeof(buffer));
-   struct hsakmt_memory_req *req = (struct hsakmt_memory_req *)buffer;
-   req->type = HSAKMT_MEMORY_MAP_TO_GPU_NODES;
-   req->map_to_gpu_nodes.memory_address = va;
-   req->map_to_gpu_nodes.memory_size_in_bytes = size;
-   req->map_to_gpu_nodes.number_of_nodes = 1;
-   memcpy(buffer + HSAKMT_MEMORY_PAYLOAD_OFFSET, &gpu, 4);
-   struct hsakmt_memory_rsp *rsp = hsakmt_guest_memory(&env.guest, req, 320);
-   *gpu_va = rsp->memory_handle;
-   return rsp->hdr.ret;
-}
-
-static int
-unmap(uint64_t va)
-{
-   struct hsakmt_memory_req req;
-   memset(&req, 0, sizeof(req));
-   req.type = HSAKMT_MEMORY_UNMAP_TO_GPU;
-   req.memory_address = va;
-   return hsakmt_guest_memory(&env.guest, &req, 0)->hdr.ret;
+   return hsakmt_guest_map_to_gpu_nodes(&env.guest, 0, va, size, &gpu, 1, 0, gpu_va);
 }
 
 static void
@@ -144,7 +83,7 @@ test_window(void **state)
    struct hsakmt_guest other;
    assert_int_equal(hsakmt_guest_open(&other, 2, 5000), 0);
    uint64_t start, size;
-   assert_int_equal(open_kfd(&other, &start, &size), 0);
+   assert_int_equal(hsakmt_guest_open_kfd(&other, &start, &size), 0);
    assert_true(start == window_start && size == window_size);
    hsakmt_guest_close(&other);
 }
@@ -154,11 +93,15 @@ check_alloc_roundtrip(uint32_t node, uint32_t flags, uint64_t size, uint32_t map
 {
    unsigned bos = kfdsim_live_bos();
    uint64_t blob_id = hsakmt_guest_new_blob_id(&env.guest), va = 0;
-   assert_int_equal(alloc(node, flags, size, 0, blob_id, &va), 0);
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, node, flags, size, 0, blob_id, &va),
+                    0);
    assert_true(va >= window_start && va + size <= window_start + window_size);
    uint32_t res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(claim(res, blob_id, VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE, size), 0);
-   assert_int_equal(claim(res + 1, blob_id, VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE, size),
+   assert_int_equal(hsakmt_guest_claim(&env.guest, res, blob_id,
+                                       VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE, size),
+                    0);
+   assert_int_equal(hsakmt_guest_claim(&env.guest, res + 1, blob_id,
+                                       VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE, size),
                     -EINVAL); /* claim once */
 
    /* the VMM maps the blob at the allocation's VA: guest VA == host VA == GPU VA */
@@ -179,7 +122,7 @@ check_alloc_roundtrip(uint32_t node, uint32_t flags, uint64_t size, uint32_t map
    char seen[25];
    assert_int_equal(kfdsim_gpu_read(va, seen, sizeof(seen)), 0);
    assert_memory_equal(seen, "written by the guest CPU", 25);
-   assert_int_equal(unmap(va), 0);
+   assert_int_equal(hsakmt_guest_unmap_from_gpu(&env.guest, va), 0);
    assert_int_equal(virgl_renderer_resource_unmap(res), 0);
    virgl_renderer_resource_unref(res);
    assert_int_equal(kfdsim_live_bos(), bos);
@@ -217,11 +160,12 @@ test_fine_grained_pageable_memory_refused(void **state)
    const uint32_t fine[] = { HSAKMT_MEMFLAG_HOST_ACCESS,
                              HSAKMT_MEMFLAG_HOST_ACCESS | HSAKMT_MEMFLAG_NON_PAGED };
    for (int i = 0; i < 2; i++)
-      assert_int_equal(
-         alloc(0, fine[i], 64 * 1024, 0, hsakmt_guest_new_blob_id(&env.guest), &va),
-         VKFD_STATUS_NOT_SUPPORTED);
-   assert_int_equal(alloc(gpu, HSAKMT_MEMFLAG_HOST_ACCESS, 64 * 1024, 0,
-                          hsakmt_guest_new_blob_id(&env.guest), &va),
+      assert_int_equal(hsakmt_guest_alloc(&env.guest, 0, fine[i], 64 * 1024, 0,
+                                          hsakmt_guest_new_blob_id(&env.guest), &va),
+                       VKFD_STATUS_NOT_SUPPORTED);
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, HSAKMT_MEMFLAG_HOST_ACCESS,
+                                       64 * 1024, 0, hsakmt_guest_new_blob_id(&env.guest),
+                                       &va),
                     VKFD_STATUS_NOT_SUPPORTED); /* pageable memory near the GPU */
    assert_int_equal(kfdsim_live_bos(), bos);
 }
@@ -230,9 +174,11 @@ static void
 test_map_mem_to_gpu(void **state)
 {
    uint64_t va, id = hsakmt_guest_new_blob_id(&env.guest);
-   assert_int_equal(alloc(gpu, HSAKMT_MEMFLAG_NON_PAGED, 2 * MIB, 0, id, &va), 0);
+   assert_int_equal(
+      hsakmt_guest_alloc(&env.guest, gpu, HSAKMT_MEMFLAG_NON_PAGED, 2 * MIB, 0, id, &va),
+      0);
    uint32_t res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(claim(res, id, 0, 2 * MIB), 0);
+   assert_int_equal(hsakmt_guest_claim(&env.guest, res, id, 0, 2 * MIB), 0);
    struct hsakmt_memory_req req;
    memset(&req, 0, sizeof(req));
    req.type = HSAKMT_MEMORY_MAP_MEM_TO_GPU;
@@ -261,18 +207,23 @@ test_large_allocation_keeps_64bit_size(void **state)
 {
    /* 6 GiB of VRAM: sizes must not be truncated to 32 bits anywhere */
    uint64_t size = 6 * GIB, blob_id = hsakmt_guest_new_blob_id(&env.guest), va;
-   assert_int_equal(alloc(gpu, HSAKMT_MEMFLAG_NON_PAGED, size, 0, blob_id, &va), 0);
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, HSAKMT_MEMFLAG_NON_PAGED, size, 0,
+                                       blob_id, &va),
+                    0);
    struct kfdsim_bo_info bo;
    assert_int_equal(kfdsim_bo_find(va, &bo), 0);
    assert_true(bo.size == size);
    uint32_t res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(claim(res, blob_id, 0, size + 4096), -EINVAL); /* larger: refused */
+   assert_int_equal(hsakmt_guest_claim(&env.guest, res, blob_id, 0, size + 4096),
+                    -EINVAL); /* larger: refused */
    /* the refused claim destroyed the allocation: claim-once */
    assert_int_equal(kfdsim_bo_find(va, &bo), -ENOENT);
 
    blob_id = hsakmt_guest_new_blob_id(&env.guest);
-   assert_int_equal(alloc(gpu, HSAKMT_MEMFLAG_NON_PAGED, size, 0, blob_id, &va), 0);
-   assert_int_equal(claim(res, blob_id, 0, size), 0);
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, HSAKMT_MEMFLAG_NON_PAGED, size, 0,
+                                       blob_id, &va),
+                    0);
+   assert_int_equal(hsakmt_guest_claim(&env.guest, res, blob_id, 0, size), 0);
    uint64_t gpu_va;
    assert_int_equal(map_nodes(va + 5 * GIB, GIB, &gpu_va), 0);
    struct kfdsim_bo_info mapped;
@@ -289,29 +240,40 @@ test_alloc_refusals(void **state)
 {
    uint64_t va, id = hsakmt_guest_new_blob_id(&env.guest);
    const uint32_t vram = HSAKMT_MEMFLAG_NON_PAGED;
-   assert_int_equal(alloc(gpu, vram, 0, 0, id, &va), VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(alloc(gpu, vram, 4097, 0, id, &va), VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(alloc(77, vram, 4096, 0, id, &va), VKFD_STATUS_INVALID_NODE_UNIT);
-   assert_int_equal(alloc(gpu, vram | (1u << 25), 4096, 0, id, &va),
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, vram, 0, 0, id, &va),
                     VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(alloc(gpu, vram | HSAKMT_MEMFLAG_SCRATCH, 4096, 0, id, &va),
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, vram, 4097, 0, id, &va),
+                    VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, 77, vram, 4096, 0, id, &va),
+                    VKFD_STATUS_INVALID_NODE_UNIT);
+   assert_int_equal(
+      hsakmt_guest_alloc(&env.guest, gpu, vram | (1u << 25), 4096, 0, id, &va),
+      VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, vram | HSAKMT_MEMFLAG_SCRATCH,
+                                       4096, 0, id, &va),
                     VKFD_STATUS_NOT_SUPPORTED);
-   assert_int_equal(alloc(gpu, vram | HSAKMT_MEMFLAG_NO_ADDRESS, 4096, 0, id, &va),
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, vram | HSAKMT_MEMFLAG_NO_ADDRESS,
+                                       4096, 0, id, &va),
                     VKFD_STATUS_NOT_SUPPORTED);
-   assert_int_equal(alloc(gpu, vram, 4096, 3, id, &va), VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(alloc(gpu, vram, 4096, 1024, id, &va), VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, vram, 4096, 3, id, &va),
+                    VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, vram, 4096, 1024, id, &va),
+                    VKFD_STATUS_INVALID_PARAMETER);
    /* blob ids: 0, wider than 32 bits, already pending */
-   assert_int_equal(alloc(gpu, vram, 4096, 0, 0, &va), VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(alloc(gpu, vram, 4096, 0, 1ull << 32, &va),
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, vram, 4096, 0, 0, &va),
                     VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(alloc(gpu, vram, 2 * MIB, 0, id, &va), 0);
-   assert_int_equal(alloc(gpu, vram, 2 * MIB, 0, id, &va), VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, vram, 4096, 0, 1ull << 32, &va),
+                    VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, vram, 2 * MIB, 0, id, &va), 0);
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, vram, 2 * MIB, 0, id, &va),
+                    VKFD_STATUS_INVALID_PARAMETER);
    /* a MAPPABLE blob of memory without host access, then a blob id never issued */
    uint32_t res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(claim(res, id, VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE, 2 * MIB),
+   assert_int_equal(hsakmt_guest_claim(&env.guest, res, id,
+                                       VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE, 2 * MIB),
                     -EINVAL);
-   assert_int_equal(claim(res, 999999, 0, 4096), -EINVAL);
-   assert_int_equal(claim(res, 1ull << 40, 0, 4096), -EINVAL);
+   assert_int_equal(hsakmt_guest_claim(&env.guest, res, 999999, 0, 4096), -EINVAL);
+   assert_int_equal(hsakmt_guest_claim(&env.guest, res, 1ull << 40, 0, 4096), -EINVAL);
 }
 
 static void
@@ -320,19 +282,25 @@ test_addresses_must_be_own_objects(void **state)
    uint64_t a, b, gpu_va;
    uint64_t ida = hsakmt_guest_new_blob_id(&env.guest),
             idb = hsakmt_guest_new_blob_id(&env.guest);
-   assert_int_equal(alloc(gpu, HSAKMT_MEMFLAG_NON_PAGED, 2 * MIB, 0, ida, &a), 0);
-   assert_int_equal(alloc(gpu, HSAKMT_MEMFLAG_NON_PAGED, 2 * MIB, 0, idb, &b), 0);
+   assert_int_equal(
+      hsakmt_guest_alloc(&env.guest, gpu, HSAKMT_MEMFLAG_NON_PAGED, 2 * MIB, 0, ida, &a),
+      0);
+   assert_int_equal(
+      hsakmt_guest_alloc(&env.guest, gpu, HSAKMT_MEMFLAG_NON_PAGED, 2 * MIB, 0, idb, &b),
+      0);
    uint32_t res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(claim(res, ida, 0, 2 * MIB), 0);
-   assert_int_equal(claim(res + 1, idb, 0, 2 * MIB), 0);
+   assert_int_equal(hsakmt_guest_claim(&env.guest, res, ida, 0, 2 * MIB), 0);
+   assert_int_equal(hsakmt_guest_claim(&env.guest, res + 1, idb, 0, 2 * MIB), 0);
    env.guest.next_res_id++;
    /* straddling two allocations, running past the end, outside the window */
    uint64_t lo = a < b ? a : b;
    assert_int_equal(map_nodes(lo + MIB, 2 * MIB, &gpu_va), VKFD_STATUS_INVALID_PARAMETER);
    assert_int_equal(map_nodes(a, 4 * MIB, &gpu_va), VKFD_STATUS_INVALID_PARAMETER);
    assert_int_equal(map_nodes(0x1000, 4096, &gpu_va), VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(unmap(a + 4096), VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(unmap(a), 0); /* not mapped: ROCr does this */
+   assert_int_equal(hsakmt_guest_unmap_from_gpu(&env.guest, a + 4096),
+                    VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_unmap_from_gpu(&env.guest, a),
+                    0); /* not mapped: ROCr does this */
 
    /* another context cannot map, unmap or claim this context's memory */
    struct hsakmt_guest other;
@@ -361,20 +329,24 @@ test_failures_leave_nothing(void **state)
    hsakmt_va_stats(&used_before, &extents);
 
    assert_int_equal(kfdsim_fail_next(KFD_ALLOC_NR, 1, ENOMEM), 0);
-   assert_true(alloc(gpu, HSAKMT_MEMFLAG_NON_PAGED, 2 * MIB, 0, id, &va) != 0);
+   assert_true(hsakmt_guest_alloc(&env.guest, gpu, HSAKMT_MEMFLAG_NON_PAGED, 2 * MIB, 0,
+                                  id, &va) != 0);
    assert_int_equal(kfdsim_live_bos(), bos);
    hsakmt_va_stats(&used, &extents);
    assert_true(used == used_before); /* the VA went back to the window */
 
    assert_int_equal(kfdsim_fail_next(KFDSIM_NR_MMAP, 1, ENOMEM), 0);
-   assert_true(alloc(gpu, HSAKMT_MEMFLAG_NON_PAGED | HSAKMT_MEMFLAG_HOST_ACCESS, 2 * MIB,
-                     0, id, &va) != 0);
+   assert_true(hsakmt_guest_alloc(&env.guest, gpu,
+                                  HSAKMT_MEMFLAG_NON_PAGED | HSAKMT_MEMFLAG_HOST_ACCESS,
+                                  2 * MIB, 0, id, &va) != 0);
    kfdsim_fail_clear();
    assert_int_equal(kfdsim_live_bos(), bos);
 
-   assert_int_equal(alloc(gpu, HSAKMT_MEMFLAG_NON_PAGED, 2 * MIB, 0, id, &va), 0);
+   assert_int_equal(
+      hsakmt_guest_alloc(&env.guest, gpu, HSAKMT_MEMFLAG_NON_PAGED, 2 * MIB, 0, id, &va),
+      0);
    uint32_t res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(claim(res, id, 0, 2 * MIB), 0);
+   assert_int_equal(hsakmt_guest_claim(&env.guest, res, id, 0, 2 * MIB), 0);
    assert_int_equal(kfdsim_fail_next(KFD_MAP_NR, 1, ENOMEM), 0);
    assert_true(map_nodes(va, 2 * MIB, &gpu_va) != 0);
    assert_int_equal(map_nodes(va, 2 * MIB, &gpu_va), 0);
@@ -389,7 +361,7 @@ test_context_destroy_frees_everything(void **state)
    assert_int_equal(hsakmt_guest_open(&other, 3, 7000), 0);
    unsigned bos = kfdsim_live_bos();
    uint64_t start, size, va;
-   assert_int_equal(open_kfd(&other, &start, &size), 0);
+   assert_int_equal(hsakmt_guest_open_kfd(&other, &start, &size), 0);
    struct hsakmt_memory_req req;
    for (int i = 0; i < 3; i++) {
       memset(&req, 0, sizeof(req));
@@ -403,7 +375,7 @@ test_context_destroy_frees_everything(void **state)
       (void)va;
    }
    assert_true(kfdsim_live_bos() == bos + 3);
-   /* one claimed, two still pending, all mapped or not: destroy frees them all */
+   /* one claimed, two still pending: destroy frees the pending ones */
    struct virgl_renderer_resource_create_blob_args args = {
       .res_handle = 7500,
       .ctx_id = 3,
@@ -413,8 +385,10 @@ test_context_destroy_frees_everything(void **state)
    };
    assert_int_equal(virgl_renderer_resource_create_blob(&args), 0);
    hsakmt_guest_close(&other);
-   assert_int_equal(kfdsim_live_bos(), bos);
+   /* the claimed one is the resource's now: it goes with the unref (§4.1) */
+   assert_int_equal(kfdsim_live_bos(), bos + 1);
    virgl_renderer_resource_unref(7500);
+   assert_int_equal(kfdsim_live_bos(), bos);
 }
 
 int

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "hsakmt/hsakmt_va.h"
+#include "kfd/vkfd_kfd.h"
 #include "hsakmt_test_env.h"
 #include "kfdsim.h"
 
@@ -58,71 +60,12 @@ teardown(void **state)
    return 0;
 }
 
-static int
-create_userptr(uint32_t res_id, const struct iovec *iov, uint32_t count, uint64_t size,
-               uint32_t flags)
-{
-   struct virgl_renderer_resource_create_blob_args args = {
-      .res_handle = res_id,
-      .ctx_id = env.guest.ctx_id,
-      .blob_mem = VIRGL_RENDERER_BLOB_MEM_HOST3D_GUEST,
-      .blob_flags = flags,
-      .blob_id = hsakmt_guest_new_blob_id(&env.guest),
-      .size = size,
-      .iovecs = iov,
-      .num_iovs = count,
-   };
-   return virgl_renderer_resource_create_blob(&args);
-}
-
 static struct hsakmt_memory_rsp *
 memory_call(uint32_t type, uint32_t res_id, struct hsakmt_memory_req *req, uint32_t len)
 {
    req->type = type;
    req->res_id = res_id;
    return hsakmt_guest_memory(&env.guest, req, len);
-}
-
-static int
-map_userptr(uint32_t res_id, uint64_t *handle)
-{
-   struct hsakmt_memory_req req;
-   memset(&req, 0, sizeof(req));
-   struct hsakmt_memory_rsp *rsp =
-      memory_call(HSAKMT_MEMORY_MAP_USERPTR, res_id, &req, 0);
-   *handle = rsp->map_userptr.userptr_handle;
-   return rsp->hdr.ret;
-}
-
-static int
-register_userptr(uint32_t res_id, uint64_t handle, uint64_t size, uint32_t flags)
-{
-   struct hsakmt_memory_req req;
-   memset(&req, 0, sizeof(req));
-   req.reg_mem_with_flag.memory_address = handle;
-   req.reg_mem_with_flag.memory_size_in_bytes = size;
-   req.reg_mem_with_flag.mem_flags = flags;
-   return memory_call(HSAKMT_MEMORY_REG_MEM_WITH_FLAG, res_id, &req, 0)->hdr.ret;
-}
-
-static int
-map_to_gpu(uint32_t res_id, uint64_t address, uint64_t size, const uint32_t *nodes,
-           uint32_t count, uint32_t len, uint64_t *gpu_va)
-{
-   uint8_t buffer[512];
-   memset(buffer, 0, sizeof(buffer));
-   struct hsakmt_memory_req *req = (struct hsakmt_memory_req *)buffer;
-   req->map_to_gpu_nodes.memory_address = address;
-   req->map_to_gpu_nodes.memory_size_in_bytes = size;
-   req->map_to_gpu_nodes.number_of_nodes = count;
-   memcpy(buffer + HSAKMT_MEMORY_PAYLOAD_OFFSET, nodes, (count < 32 ? count : 32) * 4);
-   if (!len)
-      len = (HSAKMT_MEMORY_PAYLOAD_OFFSET + 4 * count + 7) & ~7u;
-   struct hsakmt_memory_rsp *rsp =
-      memory_call(HSAKMT_MEMORY_MAP_TO_GPU_NODES, res_id, req, len);
-   if (gpu_va)
-      *gpu_va = rsp->memory_handle;
-   return rsp->hdr.ret;
 }
 
 /* True when no page of [address, address + size) is mapped. */
@@ -172,20 +115,25 @@ full_sequence(uint32_t chunk, bool shuffle)
    unsigned userptrs = kfdsim_userptr_count();
 
    uint32_t res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(
-      create_userptr(res, iov, count, BUFFER_SIZE, VIRGL_RENDERER_BLOB_FLAG_USE_USERPTR),
-      0);
+   assert_int_equal(hsakmt_guest_create_userptr(&env.guest, res, iov, count, BUFFER_SIZE,
+                                                VIRGL_RENDERER_BLOB_FLAG_USE_USERPTR),
+                    0);
    uint64_t handle = 0;
-   assert_int_equal(map_userptr(res, &handle), 0);
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, res, &handle), 0);
    assert_true(handle != 0);
-   if (count == 1 || !shuffle)
-      assert_true(handle == (uint64_t)(uintptr_t)ram.base); /* one run: used directly */
+   hsakmt_test_assert_no_host_address(handle, BUFFER_SIZE, "MAP_USERPTR's handle");
    kfdsim_log_clear();
-   assert_int_equal(register_userptr(res, handle, BUFFER_SIZE, 0), 0);
-   assert_int_equal(register_userptr(res, handle, BUFFER_SIZE, 0), 0); /* idempotent */
+   assert_int_equal(
+      hsakmt_guest_register_userptr(&env.guest, res, handle, BUFFER_SIZE, 0), 0);
+   assert_int_equal(
+      hsakmt_guest_register_userptr(&env.guest, res, handle, BUFFER_SIZE, 0),
+      0); /* idempotent */
    uint64_t gpu_va = 0;
-   assert_int_equal(map_to_gpu(res, handle, BUFFER_SIZE, &gpu_node_id, 1, 0, &gpu_va), 0);
+   assert_int_equal(hsakmt_guest_map_to_gpu_nodes(&env.guest, res, handle, BUFFER_SIZE,
+                                                  &gpu_node_id, 1, 0, &gpu_va),
+                    0);
    assert_true(gpu_va != 0);
+   hsakmt_test_assert_no_host_address(gpu_va, BUFFER_SIZE, "MAP_TO_GPU_NODES's GPU VA");
 
    /* one USERPTR allocation, at the alias address, for the whole buffer */
    assert_int_equal(kfdsim_userptr_count(), userptrs + 1);
@@ -199,11 +147,24 @@ full_sequence(uint32_t chunk, bool shuffle)
    memcpy(&mmap_offset, rec.in + 24, 8);
    memcpy(&flags, rec.in + 36, 4);
    assert_true(flags & KFD_USERPTR);
-   assert_true(mmap_offset == handle);
    assert_true(size == BUFFER_SIZE);
+   /* the alias: guest RAM itself for one run where userptrs get GPU VAs of their own
+    * (5.2.3), else a mapping of virtkfd's, in the KFD window where GPU VA == CPU VA */
+   uint64_t window_start, window_size;
+   bool in_window = hsakmt_va_window_bounds(&window_start, &window_size) &&
+                    mmap_offset >= window_start &&
+                    mmap_offset + BUFFER_SIZE <= window_start + window_size;
+   struct vkfd_kfd_va_info va_info;
+   vkfd_kfd_va_info(&va_info);
+   if (va_info.mode == VKFD_KFD_VA_NATIVE)
+      assert_true(in_window);
+   else if (count == 1 || !shuffle)
+      assert_true(mmap_offset == (uint64_t)(uintptr_t)ram.base);
+   if (gpu_va == mmap_offset)
+      assert_true(in_window);
    struct kfdsim_bo_info bo;
    assert_int_equal(kfdsim_bo_find(gpu_va, &bo), 0);
-   assert_true(bo.cpu_addr == handle);
+   assert_true(bo.cpu_addr == mmap_offset);
    assert_int_equal(bo.mapped_gpus, 1);
 
    /* the GPU reads what the guest wrote, in buffer order, and the guest sees GPU writes
@@ -273,11 +234,15 @@ test_userptr_unref_without_detach(void **state)
    unsigned userptrs = kfdsim_userptr_count();
    struct iovec iov[2] = { { ram.base + 2 * PAGE, PAGE }, { ram.base, PAGE } };
    uint32_t res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(create_userptr(res, iov, 2, 2 * PAGE, 0), 0); /* no USERPTR flag */
+   assert_int_equal(hsakmt_guest_create_userptr(&env.guest, res, iov, 2, 2 * PAGE, 0),
+                    0); /* no USERPTR flag */
    uint64_t handle;
-   assert_int_equal(map_userptr(res, &handle), 0);
-   assert_int_equal(register_userptr(res, handle, 2 * PAGE, 0), 0);
-   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, &gpu_node_id, 1, 0, NULL), 0);
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, res, &handle), 0);
+   assert_int_equal(hsakmt_guest_register_userptr(&env.guest, res, handle, 2 * PAGE, 0),
+                    0);
+   assert_int_equal(hsakmt_guest_map_to_gpu_nodes(&env.guest, res, handle, 2 * PAGE,
+                                                  &gpu_node_id, 1, 0, NULL),
+                    0);
    virgl_renderer_resource_unref(res);
    assert_int_equal(kfdsim_userptr_count(), userptrs);
 }
@@ -293,10 +258,13 @@ test_userptr_refused_memory(void **state)
       mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
    struct iovec priv[2] = { { private_ram + PAGE, PAGE }, { private_ram, PAGE } };
    res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(create_userptr(res, priv, 2, 2 * PAGE, 0), 0);
-   assert_int_equal(map_userptr(res, &handle), VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_create_userptr(&env.guest, res, priv, 2, 2 * PAGE, 0),
+                    0);
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, res, &handle),
+                    VKFD_STATUS_INVALID_PARAMETER);
    assert_true(handle == 0);
-   assert_int_equal(register_userptr(res, 0, 2 * PAGE, 0), VKFD_STATUS_INVALID_HANDLE);
+   assert_int_equal(hsakmt_guest_register_userptr(&env.guest, res, 0, 2 * PAGE, 0),
+                    VKFD_STATUS_INVALID_HANDLE);
    virgl_renderer_resource_unref(res);
    munmap(private_ram, 4 * PAGE);
 
@@ -304,8 +272,10 @@ test_userptr_refused_memory(void **state)
    struct iovec unaligned[2] = { { ram.base + 100, PAGE },
                                  { ram.base + 3 * PAGE, PAGE } };
    res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(create_userptr(res, unaligned, 2, 2 * PAGE, 0), 0);
-   assert_int_equal(map_userptr(res, &handle), VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(
+      hsakmt_guest_create_userptr(&env.guest, res, unaligned, 2, 2 * PAGE, 0), 0);
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, res, &handle),
+                    VKFD_STATUS_INVALID_PARAMETER);
    virgl_renderer_resource_unref(res);
 
    /* a read-only mapping: refused without RDONLY, accepted with it */
@@ -313,22 +283,25 @@ test_userptr_refused_memory(void **state)
    assert_true(ro != MAP_FAILED);
    struct iovec rov[2] = { { ro + PAGE, PAGE }, { ro, PAGE } };
    res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(create_userptr(res, rov, 2, 2 * PAGE, 0), 0);
-   assert_int_equal(map_userptr(res, &handle), VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_create_userptr(&env.guest, res, rov, 2, 2 * PAGE, 0), 0);
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, res, &handle),
+                    VKFD_STATUS_INVALID_PARAMETER);
    virgl_renderer_resource_unref(res);
    res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(create_userptr(res, rov, 2, 2 * PAGE,
-                                   VIRGL_RENDERER_BLOB_FLAG_USE_USERPTR |
-                                      VIRGL_RENDERER_BLOB_FLAG_USERPTR_RDONLY),
-                    0);
-   assert_int_equal(map_userptr(res, &handle), 0);
+   assert_int_equal(
+      hsakmt_guest_create_userptr(&env.guest, res, rov, 2, 2 * PAGE,
+                                  VIRGL_RENDERER_BLOB_FLAG_USE_USERPTR |
+                                     VIRGL_RENDERER_BLOB_FLAG_USERPTR_RDONLY),
+      0);
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, res, &handle), 0);
    /*
     * Measured: libhsakmt 5.2.3 requests WRITABLE for every userptr, so KFD (and the
     * emulator) refuse read-only pages. The GPU must not get write access the guest
     * did not grant: a clean failure, nothing registered.
     */
    unsigned userptrs = kfdsim_userptr_count();
-   int status = register_userptr(res, handle, 2 * PAGE, HSAKMT_MEMFLAG_READ_ONLY);
+   int status = hsakmt_guest_register_userptr(&env.guest, res, handle, 2 * PAGE,
+                                              HSAKMT_MEMFLAG_READ_ONLY);
    if (status)
       assert_int_equal(kfdsim_userptr_count(), userptrs);
    else
@@ -346,8 +319,10 @@ test_userptr_refused_memory(void **state)
                     other, 0) != MAP_FAILED);
    struct iovec span[2] = { { pair, 2 * PAGE }, { ram.base + 8 * PAGE, PAGE } };
    res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(create_userptr(res, span, 2, 3 * PAGE, 0), 0);
-   assert_int_equal(map_userptr(res, &handle), VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_create_userptr(&env.guest, res, span, 2, 3 * PAGE, 0),
+                    0);
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, res, &handle),
+                    VKFD_STATUS_INVALID_PARAMETER);
    virgl_renderer_resource_unref(res);
    munmap(pair, 2 * PAGE);
    close(other);
@@ -357,19 +332,22 @@ test_userptr_refused_memory(void **state)
    struct iovec b[2] = { { ram.base + 30 * PAGE, PAGE }, { ram.base + 22 * PAGE, PAGE } };
    uint32_t res_a = hsakmt_guest_new_res_id(&env.guest);
    uint32_t res_b = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(create_userptr(res_a, a, 2, 2 * PAGE, 0), 0);
-   assert_int_equal(create_userptr(res_b, b, 2, 2 * PAGE, 0), 0);
-   assert_int_equal(map_userptr(res_a, &handle), 0);
-   assert_int_equal(map_userptr(res_b, &handle), VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_create_userptr(&env.guest, res_a, a, 2, 2 * PAGE, 0), 0);
+   assert_int_equal(hsakmt_guest_create_userptr(&env.guest, res_b, b, 2, 2 * PAGE, 0), 0);
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, res_a, &handle), 0);
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, res_b, &handle),
+                    VKFD_STATUS_INVALID_PARAMETER);
    virgl_renderer_resource_unref(res_a);
    virgl_renderer_resource_unref(res_b);
 
    /* a mappable or non-page-sized userptr blob is refused at creation */
    struct iovec one = { ram.base, PAGE };
    res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(
-      create_userptr(res, &one, 1, PAGE, VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE), -EINVAL);
-   assert_int_equal(create_userptr(res, &one, 1, 100, 0), -EINVAL);
+   assert_int_equal(hsakmt_guest_create_userptr(&env.guest, res, &one, 1, PAGE,
+                                                VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE),
+                    -EINVAL);
+   assert_int_equal(hsakmt_guest_create_userptr(&env.guest, res, &one, 1, 100, 0),
+                    -EINVAL);
 }
 
 static void
@@ -377,26 +355,32 @@ test_userptr_bad_commands(void **state)
 {
    struct iovec iov[2] = { { ram.base + 4 * PAGE, PAGE }, { ram.base + 2 * PAGE, PAGE } };
    uint32_t res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(create_userptr(res, iov, 2, 2 * PAGE, 0), 0);
+   assert_int_equal(hsakmt_guest_create_userptr(&env.guest, res, iov, 2, 2 * PAGE, 0), 0);
    uint64_t handle;
 
    /* REG before MAP_USERPTR; REG of something else; REG of a raw address */
-   assert_int_equal(register_userptr(res, 0x1000, 2 * PAGE, 0),
+   assert_int_equal(hsakmt_guest_register_userptr(&env.guest, res, 0x1000, 2 * PAGE, 0),
                     VKFD_STATUS_INVALID_HANDLE);
-   assert_int_equal(map_userptr(res, &handle), 0);
-   assert_int_equal(register_userptr(res + 1000, handle, 2 * PAGE, 0),
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, res, &handle), 0);
+   assert_int_equal(
+      hsakmt_guest_register_userptr(&env.guest, res + 1000, handle, 2 * PAGE, 0),
+      VKFD_STATUS_INVALID_HANDLE);
+   assert_int_equal(
+      hsakmt_guest_register_userptr(&env.guest, env.guest.shmem_res_id, handle, PAGE, 0),
+      VKFD_STATUS_INVALID_HANDLE);
+   assert_int_equal(hsakmt_guest_register_userptr(&env.guest, 0,
+                                                  (uint64_t)(uintptr_t)ram.base, PAGE, 0),
                     VKFD_STATUS_INVALID_HANDLE);
-   assert_int_equal(register_userptr(env.guest.shmem_res_id, handle, PAGE, 0),
-                    VKFD_STATUS_INVALID_HANDLE);
-   assert_int_equal(register_userptr(0, (uint64_t)(uintptr_t)ram.base, PAGE, 0),
-                    VKFD_STATUS_INVALID_HANDLE);
-   assert_int_equal(register_userptr(res, handle + PAGE, PAGE, 0),
+   assert_int_equal(
+      hsakmt_guest_register_userptr(&env.guest, res, handle + PAGE, PAGE, 0),
+      VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_register_userptr(&env.guest, res, handle, 3 * PAGE, 0),
                     VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(register_userptr(res, handle, 3 * PAGE, 0),
+   assert_int_equal(hsakmt_guest_register_userptr(&env.guest, res, handle, 0, 0),
                     VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(register_userptr(res, handle, 0, 0), VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(register_userptr(res, handle, 2 * PAGE, 0x80000000u),
-                    VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(
+      hsakmt_guest_register_userptr(&env.guest, res, handle, 2 * PAGE, 0x80000000u),
+      VKFD_STATUS_INVALID_PARAMETER);
    /* hostile-inputs ccmd item 5: padding must be zero */
    {
       struct hsakmt_memory_req req;
@@ -409,25 +393,30 @@ test_userptr_bad_commands(void **state)
          VKFD_STATUS_INVALID_PARAMETER);
    }
    /* MAP before REG */
-   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, &gpu_node_id, 1, 0, NULL),
+   assert_int_equal(hsakmt_guest_map_to_gpu_nodes(&env.guest, res, handle, 2 * PAGE,
+                                                  &gpu_node_id, 1, 0, NULL),
                     VKFD_STATUS_MEMORY_NOT_REGISTERED);
 
    /* a failing registration leaves nothing behind and can be retried */
    unsigned userptrs = kfdsim_userptr_count();
    assert_int_equal(kfdsim_fail_next(KFD_ALLOC_NR, 1, ENOMEM), 0);
-   assert_true(register_userptr(res, handle, 2 * PAGE, 0) != 0);
+   assert_true(hsakmt_guest_register_userptr(&env.guest, res, handle, 2 * PAGE, 0) != 0);
    assert_int_equal(kfdsim_userptr_count(), userptrs);
-   assert_int_equal(register_userptr(res, handle, 2 * PAGE, 0), 0);
+   assert_int_equal(hsakmt_guest_register_userptr(&env.guest, res, handle, 2 * PAGE, 0),
+                    0);
 
    /* node lists: none, too many, longer than the request, a CPU node, unknown */
    uint32_t nodes[40] = { 0 };
    for (int i = 0; i < 40; i++)
       nodes[i] = gpu_node_id;
-   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, nodes, 0, 0, NULL),
+   assert_int_equal(
+      hsakmt_guest_map_to_gpu_nodes(&env.guest, res, handle, 2 * PAGE, nodes, 0, 0, NULL),
+      VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_map_to_gpu_nodes(&env.guest, res, handle, 2 * PAGE,
+                                                  nodes, 33, 0, NULL),
                     VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, nodes, 33, 0, NULL),
-                    VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, nodes, 4, 312, NULL),
+   assert_int_equal(hsakmt_guest_map_to_gpu_nodes(&env.guest, res, handle, 2 * PAGE,
+                                                  nodes, 4, 312, NULL),
                     VKFD_STATUS_INVALID_PARAMETER);
    /* counts whose byte size wraps 32 and 64 bits */
    {
@@ -445,31 +434,39 @@ test_userptr_bad_commands(void **state)
       }
    }
    uint32_t cpu = 0, unknown = 77;
-   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, &cpu, 1, 0, NULL),
-                    VKFD_STATUS_INVALID_NODE_UNIT);
-   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, &unknown, 1, 0, NULL),
+   assert_int_equal(
+      hsakmt_guest_map_to_gpu_nodes(&env.guest, res, handle, 2 * PAGE, &cpu, 1, 0, NULL),
+      VKFD_STATUS_INVALID_NODE_UNIT);
+   assert_int_equal(hsakmt_guest_map_to_gpu_nodes(&env.guest, res, handle, 2 * PAGE,
+                                                  &unknown, 1, 0, NULL),
                     VKFD_STATUS_INVALID_NODE_UNIT);
    /* addresses outside the object, straddling its end, or wrapping */
-   assert_int_equal(map_to_gpu(res, handle + PAGE, 2 * PAGE, &gpu_node_id, 1, 0, NULL),
+   assert_int_equal(hsakmt_guest_map_to_gpu_nodes(&env.guest, res, handle + PAGE,
+                                                  2 * PAGE, &gpu_node_id, 1, 0, NULL),
                     VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(map_to_gpu(res, (uint64_t)(uintptr_t)ram.base + 50 * PAGE, PAGE,
-                               &gpu_node_id, 1, 0, NULL),
+   assert_int_equal(hsakmt_guest_map_to_gpu_nodes(
+                       &env.guest, res, (uint64_t)(uintptr_t)ram.base + 50 * PAGE, PAGE,
+                       &gpu_node_id, 1, 0, NULL),
                     VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(
-      map_to_gpu(res, UINT64_MAX - PAGE, 2 * PAGE, &gpu_node_id, 1, 0, NULL),
-      VKFD_STATUS_INVALID_PARAMETER);
+   assert_int_equal(hsakmt_guest_map_to_gpu_nodes(&env.guest, res, UINT64_MAX - PAGE,
+                                                  2 * PAGE, &gpu_node_id, 1, 0, NULL),
+                    VKFD_STATUS_INVALID_PARAMETER);
 
    /* a failing GPU map, then a good one */
    assert_int_equal(kfdsim_fail_next(KFD_MAP_NR, 1, EINVAL), 0);
-   assert_true(map_to_gpu(res, handle, 2 * PAGE, &gpu_node_id, 1, 0, NULL) != 0);
+   assert_true(hsakmt_guest_map_to_gpu_nodes(&env.guest, res, handle, 2 * PAGE,
+                                             &gpu_node_id, 1, 0, NULL) != 0);
    uint64_t gpu_va;
-   assert_int_equal(map_to_gpu(res, handle, 2 * PAGE, &gpu_node_id, 1, 0, &gpu_va), 0);
+   assert_int_equal(hsakmt_guest_map_to_gpu_nodes(&env.guest, res, handle, 2 * PAGE,
+                                                  &gpu_node_id, 1, 0, &gpu_va),
+                    0);
    assert_true(gpu_va != 0);
 
    /* MAP_USERPTR of ids that are not memory objects of this context */
-   assert_int_equal(map_userptr(env.guest.shmem_res_id, &handle),
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, env.guest.shmem_res_id, &handle),
                     VKFD_STATUS_INVALID_HANDLE);
-   assert_int_equal(map_userptr(123456, &handle), VKFD_STATUS_INVALID_HANDLE);
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, 123456, &handle),
+                    VKFD_STATUS_INVALID_HANDLE);
    assert_true(handle == 0);
 
    /* DETACH_BACKING while registered and mapped: torn down before the VMM unmaps */
@@ -477,7 +474,8 @@ test_userptr_bad_commands(void **state)
    int back_count;
    virgl_renderer_resource_detach_iov(res, &back, &back_count);
    assert_int_equal(kfdsim_userptr_count(), userptrs);
-   assert_int_equal(map_userptr(res, &handle), VKFD_STATUS_INVALID_HANDLE);
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, res, &handle),
+                    VKFD_STATUS_INVALID_HANDLE);
    virgl_renderer_resource_unref(res);
 }
 
@@ -486,9 +484,9 @@ test_userptr_other_context_cannot_name_it(void **state)
 {
    struct iovec iov = { ram.base + 40 * PAGE, PAGE };
    uint32_t res = hsakmt_guest_new_res_id(&env.guest);
-   assert_int_equal(create_userptr(res, &iov, 1, PAGE, 0), 0);
+   assert_int_equal(hsakmt_guest_create_userptr(&env.guest, res, &iov, 1, PAGE, 0), 0);
    uint64_t handle;
-   assert_int_equal(map_userptr(res, &handle), 0);
+   assert_int_equal(hsakmt_guest_map_userptr(&env.guest, res, &handle), 0);
 
    struct hsakmt_guest other;
    assert_int_equal(hsakmt_guest_open(&other, 2, 5000), 0);

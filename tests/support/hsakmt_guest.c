@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "virglrenderer.h"
 
@@ -128,6 +129,126 @@ hsakmt_guest_memory(struct hsakmt_guest *guest, struct hsakmt_memory_req *req,
    req->hdr.cmd = HSAKMT_CCMD_MEMORY;
    return hsakmt_guest_call(guest, req, req_len ? req_len : sizeof(*req),
                             sizeof(struct hsakmt_memory_rsp));
+}
+
+int
+hsakmt_guest_open_kfd(struct hsakmt_guest *guest, uint64_t *start, uint64_t *size)
+{
+   /* the guest's hint is a heap address it just freed */
+   uint64_t hint = 0x7f0000001000ull;
+   struct hsakmt_query_info_rsp *rsp =
+      hsakmt_guest_query(guest, HSAKMT_QUERY_OPEN_KFD, &hint, sizeof(hint), 0);
+   *start = rsp->open_kfd.vm_start;
+   *size = rsp->open_kfd.vm_size;
+   return rsp->hdr.ret;
+}
+
+int
+hsakmt_guest_alloc(struct hsakmt_guest *guest, uint32_t node, uint32_t flags,
+                   uint64_t size, uint64_t alignment, uint64_t blob_id, uint64_t *va)
+{
+   struct hsakmt_memory_req req;
+   memset(&req, 0, sizeof(req));
+   req.type = HSAKMT_MEMORY_ALLOC;
+   req.blob_id = blob_id;
+   req.alloc.preferred_node = node;
+   req.alloc.mem_flags = flags;
+   req.alloc.size_in_bytes = size;
+   req.alloc.alignment = alignment;
+   struct hsakmt_memory_rsp *rsp = hsakmt_guest_memory(guest, &req, 0);
+   *va = rsp->memory_handle;
+   return rsp->hdr.ret;
+}
+
+int
+hsakmt_guest_claim(struct hsakmt_guest *guest, uint32_t res_id, uint64_t blob_id,
+                   uint32_t blob_flags, uint64_t size)
+{
+   struct virgl_renderer_resource_create_blob_args args = {
+      .res_handle = res_id,
+      .ctx_id = guest->ctx_id,
+      .blob_mem = VIRGL_RENDERER_BLOB_MEM_HOST3D,
+      .blob_flags = blob_flags,
+      .blob_id = blob_id,
+      .size = size,
+   };
+   return virgl_renderer_resource_create_blob(&args);
+}
+
+int
+hsakmt_guest_map_to_gpu_nodes(struct hsakmt_guest *guest, uint32_t res_id,
+                              uint64_t address, uint64_t size, const uint32_t *nodes,
+                              uint32_t count, uint32_t len, uint64_t *gpu_va)
+{
+   uint8_t buffer[512];
+   memset(buffer, 0, sizeof(buffer));
+   struct hsakmt_memory_req *req = (struct hsakmt_memory_req *)buffer;
+   req->type = HSAKMT_MEMORY_MAP_TO_GPU_NODES;
+   req->res_id = res_id;
+   req->map_to_gpu_nodes.memory_address = address;
+   req->map_to_gpu_nodes.memory_size_in_bytes = size;
+   req->map_to_gpu_nodes.number_of_nodes = count;
+   memcpy(buffer + HSAKMT_MEMORY_PAYLOAD_OFFSET, nodes, (count < 32 ? count : 32) * 4);
+   if (!len)
+      len = (HSAKMT_MEMORY_PAYLOAD_OFFSET + 4 * count + 7) & ~7u;
+   struct hsakmt_memory_rsp *rsp = hsakmt_guest_memory(guest, req, len);
+   if (gpu_va)
+      *gpu_va = rsp->memory_handle;
+   return rsp->hdr.ret;
+}
+
+int
+hsakmt_guest_unmap_from_gpu(struct hsakmt_guest *guest, uint64_t address)
+{
+   struct hsakmt_memory_req req;
+   memset(&req, 0, sizeof(req));
+   req.type = HSAKMT_MEMORY_UNMAP_TO_GPU;
+   req.memory_address = address;
+   return hsakmt_guest_memory(guest, &req, 0)->hdr.ret;
+}
+
+int
+hsakmt_guest_create_userptr(struct hsakmt_guest *guest, uint32_t res_id,
+                            const struct iovec *iov, uint32_t count, uint64_t size,
+                            uint32_t blob_flags)
+{
+   struct virgl_renderer_resource_create_blob_args args = {
+      .res_handle = res_id,
+      .ctx_id = guest->ctx_id,
+      .blob_mem = VIRGL_RENDERER_BLOB_MEM_HOST3D_GUEST,
+      .blob_flags = blob_flags,
+      .blob_id = hsakmt_guest_new_blob_id(guest),
+      .size = size,
+      .iovecs = iov,
+      .num_iovs = count,
+   };
+   return virgl_renderer_resource_create_blob(&args);
+}
+
+int
+hsakmt_guest_map_userptr(struct hsakmt_guest *guest, uint32_t res_id, uint64_t *handle)
+{
+   struct hsakmt_memory_req req;
+   memset(&req, 0, sizeof(req));
+   req.type = HSAKMT_MEMORY_MAP_USERPTR;
+   req.res_id = res_id;
+   struct hsakmt_memory_rsp *rsp = hsakmt_guest_memory(guest, &req, 0);
+   *handle = rsp->map_userptr.userptr_handle;
+   return rsp->hdr.ret;
+}
+
+int
+hsakmt_guest_register_userptr(struct hsakmt_guest *guest, uint32_t res_id,
+                              uint64_t handle, uint64_t size, uint32_t mem_flags)
+{
+   struct hsakmt_memory_req req;
+   memset(&req, 0, sizeof(req));
+   req.type = HSAKMT_MEMORY_REG_MEM_WITH_FLAG;
+   req.res_id = res_id;
+   req.reg_mem_with_flag.memory_address = handle;
+   req.reg_mem_with_flag.memory_size_in_bytes = size;
+   req.reg_mem_with_flag.mem_flags = mem_flags;
+   return hsakmt_guest_memory(guest, &req, 0)->hdr.ret;
 }
 
 uint64_t

@@ -16,6 +16,8 @@
 
 #include "virtkfd/hsakmt_proto.h"
 
+struct iovec;
+
 #define HSAKMT_GUEST_SHMEM_SIZE (80u * 4096u)
 
 struct hsakmt_guest {
@@ -68,6 +70,37 @@ hsakmt_guest_query(struct hsakmt_guest *guest, uint32_t type, const void *arg,
 struct hsakmt_memory_rsp *
 hsakmt_guest_memory(struct hsakmt_guest *guest, struct hsakmt_memory_req *req,
                     uint32_t req_len);
+
+/*
+ * The guest's memory steps as its libhsakmt takes them. Each returns rsp.ret, or for
+ * blob creation what virgl_renderer_resource_create_blob returns.
+ */
+int hsakmt_guest_open_kfd(struct hsakmt_guest *guest, uint64_t *start, uint64_t *size);
+
+int hsakmt_guest_alloc(struct hsakmt_guest *guest, uint32_t node, uint32_t flags,
+                       uint64_t size, uint64_t alignment, uint64_t blob_id, uint64_t *va);
+
+/* CREATE_BLOB(HOST3D) claiming what a command filed under blob_id. */
+int hsakmt_guest_claim(struct hsakmt_guest *guest, uint32_t res_id, uint64_t blob_id,
+                       uint32_t blob_flags, uint64_t size);
+
+/* MAP_TO_GPU_NODES; `len` 0 is the length the guest computes from `count`. */
+int hsakmt_guest_map_to_gpu_nodes(struct hsakmt_guest *guest, uint32_t res_id,
+                                  uint64_t address, uint64_t size, const uint32_t *nodes,
+                                  uint32_t count, uint32_t len, uint64_t *gpu_va);
+
+int hsakmt_guest_unmap_from_gpu(struct hsakmt_guest *guest, uint64_t address);
+
+/* CREATE_BLOB(HOST3D_GUEST) over the VMM's iovecs. */
+int hsakmt_guest_create_userptr(struct hsakmt_guest *guest, uint32_t res_id,
+                                const struct iovec *iov, uint32_t count, uint64_t size,
+                                uint32_t blob_flags);
+
+int
+hsakmt_guest_map_userptr(struct hsakmt_guest *guest, uint32_t res_id, uint64_t *handle);
+
+int hsakmt_guest_register_userptr(struct hsakmt_guest *guest, uint32_t res_id,
+                                  uint64_t handle, uint64_t size, uint32_t mem_flags);
 
 uint64_t hsakmt_guest_new_blob_id(struct hsakmt_guest *guest);
 
