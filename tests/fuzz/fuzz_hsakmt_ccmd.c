@@ -27,12 +27,17 @@
  *              3 none (0); bit 2 adds 64 KiB
  *   prefix[2]  a blob id to claim with CREATE_BLOB(HOST3D) after the second submit
  *              (what MEMORY/ALLOC left pending), 0 for none
- *   prefix[3]  unused
+ *   prefix[3]  what happens to the claimed blob (wire-protocol.md §4.1, lifetime rule)
+ *              bit 0  the VMM keeps it mapped, with the guest's bytes in it, until the
+ *                     very end (after the context's destruction with bit 4)
+ *              bit 1  the guest closes its GEM handle (detach), then a third submit
+ *              bit 2  another context attaches and detaches it, then a third submit
  * Per input: a context (ctx 2), [userptr], submit (refused: no shmem yet), the shmem
- * blob (res 1) mapped, slot lengths, submit, [claim], [detach_iov, submit], then every
- * resource unref'd and the context destroyed. Context 1 stays open between inputs,
- * as another guest process would, so libhsakmt is never reopened (it leaks a little
- * on every open, which would make libFuzzer give up its per-input leak checks).
+ * blob (res 1) mapped, slot lengths, submit, [claim], [detach_iov, submit], [detaches,
+ * submit], then every resource unref'd and the context destroyed. A blob the VMM still
+ * maps must keep the guest's bytes through all of it. Context 1 stays open between
+ * inputs, as another guest process would, so libhsakmt is never reopened (it leaks a
+ * little on every open, which would make libFuzzer give up its per-input leak checks).
  *
  * Beyond the sanitizers, it aborts when the seqno of the last request header that
  * could be read is not the published one (the guest would hang), when a response
@@ -57,37 +62,41 @@
 #include "virglrenderer.h"
 #include "virtkfd/hsakmt_proto.h"
 
-#define PAGE_SIZE       4096u
-#define KEEPER_CTX      1u
-#define FUZZ_CTX        2u
-#define SHMEM_RES       1u
-#define USERPTR_RES     2u
-#define USERPTR2_RES    4u
-#define CLAIM_RES       3u
-#define USERPTR_BLOB_ID 1u
-#define SHMEM_SIZE      (80u * PAGE_SIZE) /* the newest guest's */
-#define GUEST_RAM_PAGES 8u
-#define USERPTR_PAGES   4u
-#define PREFIX_SIZE     4u
-#define SLOT_EXTRA_ROOM (64u << 10)
+#define PAGE_SIZE        4096u
+#define KEEPER_CTX       1u
+#define FUZZ_CTX         2u
+#define SHMEM_RES        1u
+#define USERPTR_RES      2u
+#define USERPTR2_RES     4u
+#define CLAIM_RES        3u
+#define USERPTR_BLOB_ID  1u
+#define SHMEM_SIZE       (80u * PAGE_SIZE) /* the newest guest's */
+#define GUEST_RAM_PAGES  8u
+#define USERPTR_PAGES    4u
+#define PREFIX_SIZE      4u
+#define SLOT_EXTRA_ROOM  (64u << 10)
 
-#define FLAG_USERPTR    (1u << 0)
-#define FLAG_SPLIT      (1u << 1)
-#define FLAG_RDONLY     (1u << 2)
-#define FLAG_DETACH_IOV (1u << 3)
-#define FLAG_CTX_FIRST  (1u << 4)
-#define FLAG_PREMAP     (1u << 5)
-#define FLAG_ALONE      (1u << 6)
-#define FLAG_SECOND     (1u << 7)
+#define FLAG_USERPTR     (1u << 0)
+#define FLAG_SPLIT       (1u << 1)
+#define FLAG_RDONLY      (1u << 2)
+#define FLAG_DETACH_IOV  (1u << 3)
+#define FLAG_CTX_FIRST   (1u << 4)
+#define FLAG_PREMAP      (1u << 5)
+#define FLAG_ALONE       (1u << 6)
+#define LIFE_KEEP_MAPPED (1u << 0)
+#define LIFE_DETACH      (1u << 1)
+#define LIFE_FOREIGN     (1u << 2)
+#define CLAIM_PATTERN    0xa5
+#define FLAG_SECOND      (1u << 7)
 
-#define SLOT_VARIANT_N  1u
-#define SLOT_TINY       2u
-#define SLOT_NONE       3u
-#define SLOT_EXTRA      (1u << 2)
+#define SLOT_VARIANT_N   1u
+#define SLOT_TINY        2u
+#define SLOT_NONE        3u
+#define SLOT_EXTRA       (1u << 2)
 
-#define ADDRESS_TOKEN   0xfeedf00du
-#define CANARY          0xa5u
-#define MAX_SLOTS       1024u
+#define ADDRESS_TOKEN    0xfeedf00du
+#define CANARY           0xa5u
+#define MAX_SLOTS        1024u
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -509,9 +518,14 @@ create_shmem(void)
    return map;
 }
 
+/*
+ * CREATE_BLOB(HOST3D) of what the stream left pending under blob_id; the guest maps
+ * it and writes to it. Returns the VMM's mapping when it stays mapped, else NULL.
+ */
 static bool
-claim_blob(uint64_t blob_id)
+claim_blob(uint64_t blob_id, bool keep_mapped, uint8_t **mapping)
 {
+   *mapping = NULL;
    struct virgl_renderer_resource_create_blob_args args = {
       .res_handle = CLAIM_RES,
       .ctx_id = FUZZ_CTX,
@@ -526,10 +540,25 @@ claim_blob(uint64_t blob_id)
    uint64_t map_size = 0;
    if (!virgl_renderer_resource_map(CLAIM_RES, &map, &map_size)) {
       /* the guest touches what it mapped */
-      memset(map, 0xa5, map_size < PAGE_SIZE ? map_size : PAGE_SIZE);
-      virgl_renderer_resource_unmap(CLAIM_RES);
+      memset(map, CLAIM_PATTERN, map_size < PAGE_SIZE ? map_size : PAGE_SIZE);
+      if (keep_mapped && map_size >= PAGE_SIZE)
+         *mapping = map;
+      else
+         virgl_renderer_resource_unmap(CLAIM_RES);
    }
    return true;
+}
+
+/* While the VMM maps a blob, its memory is the guest's, whoever let go of it. */
+static void
+check_claimed_bytes(const uint8_t *mapping)
+{
+   static uint8_t expected[PAGE_SIZE];
+   if (!mapping)
+      return;
+   memset(expected, CLAIM_PATTERN, sizeof(expected));
+   if (memcmp(mapping, expected, PAGE_SIZE))
+      fail("a blob the VMM still maps changed after its owner let go of it");
 }
 
 static void
@@ -590,7 +619,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          patch_addresses(stream, stream_size, handle);
    }
    submit_and_check(shmem, stream, stream_size, slot_mode);
-   bool claimed = prefix[2] && claim_blob(prefix[2]);
+   unsigned life = prefix[3];
+   uint8_t *claimed_map = NULL;
+   bool claimed =
+      prefix[2] && claim_blob(prefix[2], life & LIFE_KEEP_MAPPED, &claimed_map);
    if (userptr && (flags & FLAG_DETACH_IOV)) {
       struct iovec *iov = NULL;
       int num_iovs = 0;
@@ -600,12 +632,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       submit_and_check(shmem, stream, stream_size, slot_mode);
    }
 
+   if (claimed && (life & (LIFE_DETACH | LIFE_FOREIGN))) {
+      if (life & LIFE_FOREIGN) {
+         virgl_renderer_ctx_attach_resource((int)KEEPER_CTX, (int)CLAIM_RES);
+         virgl_renderer_ctx_detach_resource((int)KEEPER_CTX, (int)CLAIM_RES);
+      }
+      if (life & LIFE_DETACH)
+         virgl_renderer_ctx_detach_resource((int)FUZZ_CTX, (int)CLAIM_RES);
+      submit_and_check(shmem, stream, stream_size, slot_mode);
+      check_claimed_bytes(claimed_map);
+   }
+
    virgl_renderer_resource_unmap(SHMEM_RES);
    if ((flags & FLAG_ALONE) && virgl_renderer_context_create_with_flags(
                                   KEEPER_CTX, HSAKMT_CAPSET_ID, 6, "keeper"))
       fail("the keeper context cannot be created again");
    if (flags & FLAG_CTX_FIRST)
       virgl_renderer_context_destroy(FUZZ_CTX); /* with everything still attached */
+   check_claimed_bytes(claimed_map);
+   if (claimed_map && virgl_renderer_resource_unmap(CLAIM_RES))
+      fail("the VMM's unmap of a blob failed");
    virgl_renderer_resource_unref(SHMEM_RES);
    if (userptr)
       virgl_renderer_resource_unref(USERPTR_RES);

@@ -4,7 +4,7 @@
 Usage: tests/fuzz/make-corpus.py [OUTPUT_DIR]   (default: tests/fuzz/corpus)
 
 Each file is the harness's 4-byte prefix (setup flags, slot-length mode, blob id to
-claim, unused; see fuzz_hsakmt_ccmd.c) followed by a command stream laid out as the
+claim, what happens to the claimed blob; see fuzz_hsakmt_ccmd.c) followed by a command stream laid out as the
 guest's libhsakmt sends it (wire-protocol.md §1.3, §2.0), with valid arguments for
 the KFD emulator's default topology (node 0 the CPU, node 1 the GPU). Regression
 seeds for findings live beside them as regress-*; this script leaves those alone.
@@ -23,6 +23,7 @@ TYPE_OFFSET = {QUERY_INFO: 48, EVENT: 80, MEMORY: 304, QUEUE: 124, GL_INTER: 40}
 USERPTR, SPLIT, RDONLY, DETACH_IOV, CTX_FIRST, PREMAP, ALONE, SECOND = (
     1 << i for i in range(8))
 SLOT_GUEST, SLOT_VARIANT_N, SLOT_TINY, SLOT_NONE, SLOT_EXTRA = 0, 1, 2, 3, 4
+KEEP_MAPPED, DETACH, FOREIGN = 1 << 0, 1 << 1, 1 << 2
 USERPTR_RES, USERPTR2_RES = 2, 4
 USERPTR_SIZE = 4 * 4096
 
@@ -72,8 +73,8 @@ class Stream:
         return self
 
 
-def seed(flags=0, slot_mode=SLOT_GUEST, claim=0):
-    return struct.pack("<BBBB", flags, slot_mode, claim, 0)
+def seed(flags=0, slot_mode=SLOT_GUEST, claim=0, life=0):
+    return struct.pack("<BBBB", flags, slot_mode, claim, life)
 
 
 def query(s, type_, fields=(), **kw):
@@ -174,6 +175,21 @@ def corpus():
     add("memory-alloc-vram", seed(claim=2),
         memory(open_kfd(), 0, [(16, "I", GPU_NODE), (20, "I", NON_PAGED | HOST_ACCESS),
                                (24, "Q", 2 << 20)], blob_id=2))
+    # the lifetime rule: detach and context destruction while the VMM maps the blob;
+    # the third submit allocates again, where the kept memory must not be handed out
+    for life_name, flags, life in (
+            ("detach-mapped", 0, KEEP_MAPPED | DETACH),
+            ("foreign-detach", 0, KEEP_MAPPED | FOREIGN),
+            ("detach-then-destroy", CTX_FIRST, KEEP_MAPPED | DETACH),
+            ("destroy-mapped", CTX_FIRST, KEEP_MAPPED),
+            ("detach-unmapped", 0, DETACH | FOREIGN)):
+        stream = open_kfd()
+        for i, size in enumerate((2 << 20, 0x10000)):
+            memory(stream, 0, [(16, "I", GPU_NODE if i == 0 else CPU_NODE),
+                               (20, "I", (NON_PAGED | HOST_ACCESS) if i == 0
+                                else (HOST_ACCESS | COARSE_GRAIN)),
+                               (24, "Q", size)], blob_id=2 + i)
+        add("lifetime-" + life_name, seed(flags, claim=2, life=life), stream)
     add("memory-avail-mem", seed(), memory(Stream(), 4, [(16, "I", GPU_NODE)]))
     add("memory-map-userptr", seed(USERPTR),
         memory(Stream(), 8, res_id=USERPTR_RES))
