@@ -16,10 +16,13 @@
  * VMM's KFD objects.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -159,34 +162,72 @@ context_open(struct guest_ctx *ctx, const char *device)
 }
 
 /*
- * Leaves single free pages all over guest RAM, so that the next allocation of the
- * guest kernel is made of scattered pages: touches `size` bytes of anonymous
- * memory, frees every other page, and returns the rest to be freed afterwards.
+ * Leaves single free pages all over guest RAM, so that the guest kernel builds the
+ * next blob from scattered pages. GEM objects get unmovable pages (pinned shmem), and
+ * the kernel hands those out from other free lists than anonymous memory's, so the
+ * holes are made with pipe buffers, which are unmovable pages too: `pages` pipes of
+ * one page each, every other one closed again. Returns the pipes still open, to be
+ * closed once the blob exists; NULL when the fds cannot be had.
  */
-static uint8_t *
-fragment_guest_memory(size_t size)
+struct fragments {
+   int *fds;
+   size_t count;
+};
+
+static void
+fragments_free(struct fragments *f)
 {
-   uint8_t *mem =
-      mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-   if (mem == MAP_FAILED)
-      return NULL;
-   for (size_t off = 0; off < size; off += PAGE)
-      mem[off] = 1;
-   for (size_t off = 0; off < size; off += 2 * PAGE)
-      madvise(mem + off, PAGE, MADV_DONTNEED);
-   return mem;
+   for (size_t i = 0; i < f->count; i++)
+      if (f->fds[i] >= 0)
+         close(f->fds[i]);
+   free(f->fds);
+   f->fds = NULL;
+   f->count = 0;
+}
+
+static bool
+fragment_guest_memory(struct fragments *f, size_t pages)
+{
+   f->count = 0;
+   f->fds = calloc(2 * pages, sizeof(int));
+   struct rlimit limit = { 2 * pages + 64, 2 * pages + 64 };
+   if (!f->fds || setrlimit(RLIMIT_NOFILE, &limit))
+      return false;
+   /* one CPU: the freed pages wait on this CPU's lists for the blob's allocation */
+   cpu_set_t one;
+   CPU_ZERO(&one);
+   CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
+   sched_setaffinity(0, sizeof(one), &one);
+   static uint8_t page[PAGE];
+   memset(page, 0x5a, sizeof(page));
+   for (size_t i = 0; i < pages; i++) {
+      int p[2];
+      if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
+         break;
+      f->fds[f->count++] = p[0];
+      f->fds[f->count++] = p[1];
+      if (fcntl(p[1], F_SETPIPE_SZ, PAGE) < 0 || write(p[1], page, PAGE) != PAGE)
+         break;
+   }
+   for (size_t i = 0; i < f->count; i += 4) {
+      close(f->fds[i]);
+      close(f->fds[i + 1]);
+      f->fds[i] = f->fds[i + 1] = -1;
+   }
+   return true;
 }
 
 /* The userptr flow over a HOST3D_GUEST blob of `size` bytes. */
 static void
 userptr_flow(struct guest_ctx *ctx, const char *label, uint64_t size, bool scattered)
 {
-   uint8_t *fragments = scattered ? fragment_guest_memory(4 * size) : NULL;
+   struct fragments fragments = { NULL, 0 };
+   if (scattered && !fragment_guest_memory(&fragments, 2 * size / PAGE))
+      step_note("%s: guest RAM could not be fragmented: %s", label, strerror(errno));
    uint32_t handle = 0, res = 0;
    int ret = vgc_blob_create(&ctx->g, VGPU_BLOB_MEM_HOST3D_GUEST, 0, size,
                              hkc_new_blob_id(&ctx->g.hk), &handle, &res);
-   if (fragments)
-      munmap(fragments, 4 * size);
+   fragments_free(&fragments);
    if (!step(ret == 0,
              "%s: RESOURCE_CREATE_BLOB(HOST3D_GUEST, flags 0, %llu KiB) over pages "
              "the guest kernel allocates%s -> res %u",
@@ -219,10 +260,12 @@ userptr_flow(struct guest_ctx *ctx, const char *label, uint64_t size, bool scatt
    if (probe.fd >= 0 && gpu_va && cpu) {
       snprintf(request, sizeof(request), "pieces 0x%llx", (unsigned long long)gpu_va);
       if (ask(reply, sizeof(reply), request)) {
-         long long pieces = reply_count(reply, "pieces");
-         step(scattered ? pieces > 1 : pieces == 1,
-              "%s: the host aliases the guest's pages in %lld piece(s) (%s)", label,
-              pieces, scattered ? "scattered" : "one piece");
+         /* scattered: most of its pages apart (measured: all of them) */
+         long long pieces = reply_count(reply, "pieces"),
+                   pages = (long long)(size / PAGE);
+         step(scattered ? pieces * 4 >= pages : pieces == 1,
+              "%s: the host aliases its %lld page(s) in %lld piece(s) (%s)", label, pages,
+              pieces, scattered ? "scattered: at least a quarter as many" : "one piece");
       }
       snprintf(request, sizeof(request), "gpu-check 0x%llx %llu 0x5eed0001",
                (unsigned long long)gpu_va, (unsigned long long)size);
