@@ -51,6 +51,25 @@ for p in "$kernel_pkg" busybox-static seabios qemu-system-data; do
    fi
 done
 
+client=$build/tools/guest-client/virtkfd_guest_client
+if [ ! -f "$client" ]; then
+   log "no $client (build virtkfd first)"
+   exit 1
+fi
+# the image is made again only when what goes into it changed
+key=$( (
+   for p in "$kernel_pkg" busybox-static seabios qemu-system-data; do
+      basename "$(deb "$p")"
+   done
+   cat "$client" "$top/tests/e2e/guest-init.sh" "$0"
+) | sha256sum | cut -d' ' -f1)
+if [ -f "$out/initrd.gz" ] && [ "$(cat "$out/key" 2>/dev/null)" = "$key" ]; then
+   log "cached: $out"
+   echo "$kernel_pkg"
+   exit 0
+fi
+rm -f "$out/key"
+
 work=$(mktemp -d "$out/tmp.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 for p in "$kernel_pkg" busybox-static seabios qemu-system-data; do
@@ -113,7 +132,6 @@ for applet in sh mount umount insmod sleep cat echo poweroff mkdir ls grep sed d
    uname sync stty timeout tr wc head; do
    ln -s busybox "$root/bin/$applet"
 done
-client=$build/tools/guest-client/virtkfd_guest_client
 if readelf -d "$client" | grep -q NEEDED; then
    log "$client is not statically linked"
    exit 1
@@ -124,6 +142,7 @@ chmod 755 "$root/init"
 # busybox's own cpio: nothing more to install
 (cd "$root" && find . | "$work/pkg/bin/busybox" cpio -o -H newc 2>/dev/null) |
    gzip -1 >"$out/initrd.gz"
+echo "$key" >"$out/key"
 log "$kernel_pkg, $(echo "$order" | wc -w) modules, busybox, virtkfd_guest_client:" \
    "$(du -k "$out/initrd.gz" | cut -f1) KiB initramfs"
 echo "$kernel_pkg"

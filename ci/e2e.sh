@@ -79,7 +79,8 @@ guest=$e2e/guest
 kfdsim=$out/plain/tests/kfdsim/libkfdsim.so
 probe=$out/plain/tests/e2e/libvirtkfd_e2e_probe.so
 
-loaded=$(LD_LIBRARY_PATH=$libdir ldd "$qemu" | sed -n 's/^\s*libvirglrenderer.so.1 => \(\S*\).*/\1/p')
+loaded=$(LD_LIBRARY_PATH=$libdir ldd "$qemu" |
+   sed -n 's/^\s*libvirglrenderer.so.1 => \(\S*\).*/\1/p')
 phase "QEMU loads libvirglrenderer.so.1 from $loaded"
 case $loaded in
 "$libdir"/*) ;;
@@ -176,7 +177,8 @@ if ! grep -q "E2E-GUEST PASS" "$dir/console.log"; then
    status=1
 fi
 report=$(cat "$dir/probe.report" 2>/dev/null)
-echo "ci/e2e.sh: host probe at QEMU's exit: ${report:-no report (QEMU did not exit normally)}"
+echo "ci/e2e.sh: host probe at QEMU's exit:" \
+   "${report:-no report (QEMU did not exit normally)}"
 case $report in
 AT-BASELINE*) ;;
 *) status=1 ;;

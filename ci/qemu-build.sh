@@ -5,9 +5,9 @@
 # own patch series, then contrib/qemu's capset-8 patch) against virtkfd's
 # virglrenderer.pc, installed under STAGE_DIR (meson install --destdir). Only that one
 # binary is built, with the few features a virtio-gpu-gl guest needs. The result is
-# kept in CACHE_DIR and reused while the sources, the patches and this script are
-# unchanged; QEMU links libvirglrenderer.so.1 by its SONAME, so a rebuilt virtkfd
-# needs no new QEMU. Prints the binary's path on stdout; everything else goes to
+# kept in CACHE_DIR and reused while the sources, the patches and the configure
+# options are unchanged; QEMU links libvirglrenderer.so.1 by its SONAME, so a rebuilt
+# virtkfd needs no new QEMU. Prints the binary's path on stdout; everything else goes to
 # stderr and CACHE_DIR/*.log. Exits 2 when trixie's archive does not serve a file
 # (the caller may skip), 1 on any other failure.
 set -eu
@@ -31,11 +31,18 @@ fi
 orig=$(echo "$files" | sed -n 1p)
 debian=$(echo "$files" | sed -n 2p)
 
+# The firmware is stripped from the +ds tarball (Debian 12's seabios and
+# qemu-system-data provide it at run time: -L).
+options="--python=/usr/bin/python3 --target-list=x86_64-softmmu --without-default-features
+   --enable-kvm --enable-tcg --enable-virglrenderer --enable-opengl --enable-pixman
+   --enable-fdt=system --disable-docs --disable-install-blobs --disable-debug-info"
+# what the binary is made of; a rebuilt virtkfd needs no new QEMU
 key=$( (
    basename "$orig"
    basename "$debian"
    basename "$meson_deb"
-   cat "$patch_rocm" "$0"
+   echo "$options"
+   cat "$patch_rocm"
 ) | sha256sum | cut -d' ' -f1)
 binary=$cache/bin/qemu-system-x86_64
 if [ -x "$binary" ] && [ "$(cat "$cache/bin/key" 2>/dev/null)" = "$key" ]; then
@@ -74,16 +81,10 @@ mkdir -p "$pcdir"
 sed "s|^prefix=.*|prefix=$(cd "$stage" && pwd)/usr/local|" "$staged_pc" \
    >"$pcdir/virglrenderer.pc"
 mkdir -p "$cache/build"
-# The firmware is stripped from the +ds tarball (Debian 12's seabios and
-# qemu-system-data provide it at run time: -L).
+# shellcheck disable=SC2086
 if ! (cd "$cache/build" &&
-   PYTHONPATH="$cache/meson/usr/lib/python3/dist-packages" \
-      PKG_CONFIG_PATH="$pcdir" \
-      ../src/configure --python=/usr/bin/python3 \
-      --target-list=x86_64-softmmu --without-default-features \
-      --enable-kvm --enable-tcg --enable-virglrenderer --enable-opengl \
-      --enable-pixman --enable-fdt=system --disable-docs --disable-install-blobs \
-      --disable-debug-info) >"$cache/configure.log" 2>&1; then
+   PYTHONPATH="$cache/meson/usr/lib/python3/dist-packages" PKG_CONFIG_PATH="$pcdir" \
+      ../src/configure $options) >"$cache/configure.log" 2>&1; then
    log "configure failed (see $cache/configure.log)"
    exit 1
 fi
@@ -92,10 +93,11 @@ if ! grep -q 'VirGL support *: *YES 1.3.0' "$cache/configure.log"; then
    exit 1
 fi
 
-log "building qemu-system-x86_64 (about 6 minutes at ninja -j2)"
+log "building qemu-system-x86_64 (3 to 7 minutes at ninja -j2, nice 15)"
 start=$(date +%s)
 if ! PYTHONPATH="$cache/meson/usr/lib/python3/dist-packages" \
-   nice -n 15 ninja -C "$cache/build" -j2 qemu-system-x86_64 >"$cache/build.log" 2>&1; then
+   nice -n 15 ninja -C "$cache/build" -j2 qemu-system-x86_64 \
+      >"$cache/build.log" 2>&1; then
    log "the build failed (see $cache/build.log)"
    tail -n 20 "$cache/build.log" >&2
    exit 1
