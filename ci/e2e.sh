@@ -7,8 +7,9 @@
 # kernel, busybox and the static virtkfd_guest_client, and boots it in QEMU with
 # virtkfd as its libvirglrenderer.so.1 on the KFD emulator. The guest prints each of
 # its steps with its time. Exits 0 when every guest step passed, QEMU powered off
-# cleanly and the host's KFD objects were back at the guest's baseline; 77 (skipped,
-# with the reason) when Debian's archive does not serve a package; 1 otherwise.
+# cleanly, the host's KFD objects were back at the guest's baseline and the guest
+# kernel saw no failed command but the known fbdev scanout (noted); 77 (skipped, with
+# the reason) when Debian's archive does not serve a package; 1 otherwise.
 #
 # VIRTKFD_E2E_ACCEL=kvm|tcg forces the accelerator; by default KVM is used when a
 # kernel boots under it, TCG otherwise.
