@@ -6,7 +6,8 @@ A cmocka executable counts each of its test cases (from its "[  PASSED  ] N" and
 without a cmocka summary (a crash, a sanitizer report, a timeout) counts as one
 failure on top of what it reported. A build that failed (its name given with
 --failed-build) counts as one failure. Prints per-run lines, the skipped count,
-then the final line, exactly "N passed, N failed".
+then the final line, exactly "N passed, N failed". A phase that is not a meson run
+(--phase NAME pass|fail|skip, e.g. the end-to-end test) counts once.
 """
 import json
 import re
@@ -58,6 +59,11 @@ def main():
         if arg == "--failed-build" and args:
             print(f"the build in {args.pop(0)} failed: counted as one failure")
             total[1] += 1
+        elif arg == "--phase" and len(args) >= 2:
+            name, result = args.pop(0), args.pop(0)
+            index = {"pass": 0, "fail": 1, "skip": 2}.get(result, 1)
+            print(f"{name}: {('passed', 'failed', 'skipped')[index]}")
+            total[index] += 1
         else:
             paths.append(arg)
     if not paths and not total[1]:

@@ -13,7 +13,7 @@ sh ci/build.sh "$out/plain" >/dev/null
 
 build=$out/plain
 server=$build/server/virtkfd_test_server
-client=$build/tools/vtest-client/virtkfd_vtest_client
+client=$build/tools/guest-client/virtkfd_vtest_client
 kfdsim=$build/tests/kfdsim/libkfdsim.so
 
 dir=$(mktemp -d /tmp/virtkfd-demo-XXXXXX)

@@ -694,7 +694,7 @@ test_hostile_submit_cmd2_validates_before_running(void **state)
    memcpy(payload + 17, &nop, sizeof(nop));
    assert_int_equal(vtc_send(&c, VCMD_SUBMIT_CMD2, payload, 21), 0);
    expect_dropped(&c, VCMD_SUBMIT_CMD2, EINVAL);
-   assert_int_not_equal(*(volatile uint32_t *)c.shmem, 77);
+   assert_int_not_equal(*(volatile uint32_t *)c.hk.shmem, 77);
    vtc_close(&c);
 }
 

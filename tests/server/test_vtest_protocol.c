@@ -220,7 +220,7 @@ test_submit_cmd_and_busy_wait(void **state)
    uint32_t busy = 7;
    assert_int_equal(vtc_busy_wait(&c, 0, VCMD_BUSY_WAIT_FLAG_WAIT, &busy), 0);
    assert_int_equal(busy, 0);
-   assert_int_equal(*(volatile uint32_t *)c.shmem, 1); /* the seqno */
+   assert_int_equal(*(volatile uint32_t *)c.hk.shmem, 1); /* the seqno */
    vtc_close(&c);
 }
 
@@ -242,7 +242,7 @@ test_submit_cmd2_ring_and_syncs(void **state)
    uint64_t now = 0;
    assert_int_equal(vtc_sync_read(&c, sync, &now), 0);
    assert_true(now == 42);
-   assert_int_equal(*(volatile uint32_t *)c.shmem, 5);
+   assert_int_equal(*(volatile uint32_t *)c.hk.shmem, 5);
    /* without RING_IDX the syncs are set at once */
    uint32_t msg[2 + 1 + 8 + 3] = {
       1 + 8 + 3, VCMD_SUBMIT_CMD2, 1, 0, 9, 0, 9, 1, 0, 0, 0, sync, 50, 0

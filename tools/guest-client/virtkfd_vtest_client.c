@@ -13,14 +13,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "guest_steps.h"
 #include "vtest_client.h"
 
 #define PAGE        4096u
@@ -29,36 +28,6 @@
 /* the buffer and one spare page fit the two regions */
 #define MAX_PAGES (2 * REGION_SIZE / PAGE - 1)
 #define GPA_BASE  0x100000000ull
-
-static struct timespec t0;
-static int failures;
-
-static double
-elapsed_ms(const struct timespec *since)
-{
-   struct timespec now;
-   clock_gettime(CLOCK_MONOTONIC, &now);
-   return (double)(now.tv_sec - since->tv_sec) * 1e3 +
-          (double)(now.tv_nsec - since->tv_nsec) / 1e6;
-}
-
-static void step(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static struct timespec step_start;
-
-static void
-step(bool ok, const char *fmt, ...)
-{
-   va_list ap;
-   va_start(ap, fmt);
-   printf("  %-4s %8.3f ms  ", ok ? "ok" : "FAIL", elapsed_ms(&step_start));
-   vprintf(fmt, ap);
-   printf("\n");
-   va_end(ap);
-   fflush(stdout);
-   failures += !ok;
-   clock_gettime(CLOCK_MONOTONIC, &step_start);
-}
 
 struct ram {
    int fd;
@@ -81,16 +50,6 @@ guest_page(struct ram *rams, uint64_t gpa)
 {
    uint64_t off = gpa - GPA_BASE;
    return rams[off / REGION_SIZE].base + off % REGION_SIZE;
-}
-
-static struct hsakmt_memory_rsp *
-memory_call(struct vtc *c, uint32_t type, uint32_t res_id, void *buffer, uint32_t len)
-{
-   struct hsakmt_memory_req *req = buffer;
-   req->hdr.cmd = HSAKMT_CCMD_MEMORY;
-   req->type = type;
-   req->res_id = res_id;
-   return vtc_hsakmt_call(c, req, len, sizeof(struct hsakmt_memory_rsp));
 }
 
 int
@@ -116,8 +75,7 @@ main(int argc, char **argv)
               MAX_PAGES);
       return 2;
    }
-   clock_gettime(CLOCK_MONOTONIC, &t0);
-   step_start = t0;
+   steps_begin("");
    printf("virtkfd_vtest_client: %s\n", path);
 
    struct vtc c;
@@ -146,7 +104,7 @@ main(int argc, char **argv)
    step(ret == 0,
         "CONTEXT_INIT(8) + shmem RESOURCE_CREATE_BLOB(HOST3D, 0x%x bytes) "
         "-> res %u, rsp_mem_offset %u",
-        SHMEM_SIZE, c.shmem_res, c.rsp_mem_offset);
+        SHMEM_SIZE, c.shmem_res, c.hk.rsp_mem_offset);
    if (ret)
       return 1;
 
@@ -161,18 +119,11 @@ main(int argc, char **argv)
       close(gfd);
    vtc_unref(&c, gres);
 
-   uint32_t node = 1;
-   struct hsakmt_query_info_req q;
-   memset(&q, 0, sizeof(q));
-   q.hdr.cmd = HSAKMT_CCMD_QUERY_INFO;
-   q.type = HSAKMT_QUERY_GET_NODE_PROP;
-   memcpy(q.raw, &node, 4);
-   struct hsakmt_query_info_rsp *qr =
-      vtc_hsakmt_call(&c, &q, sizeof(q), sizeof(struct hsakmt_query_info_rsp));
-   bool have_gpu = qr && qr->hdr.ret == 0 && qr->node_props.kfd_gpu_id;
-   step(have_gpu, "ccmd QUERY_INFO(GET_NODE_PROP, node 1) -> gpu_id 0x%x",
-        qr ? qr->node_props.kfd_gpu_id : 0);
-   if (!have_gpu)
+   uint32_t node = 1, gpu_id = 0;
+   ret = hkc_get_node_gpu_id(&c.hk, node, &gpu_id);
+   step(ret == 0 && gpu_id, "ccmd QUERY_INFO(GET_NODE_PROP, node 1) -> gpu_id 0x%x",
+        gpu_id);
+   if (ret || !gpu_id)
       return 1;
 
    /* two adjacent RAM regions, as a VMM with two memory backends */
@@ -239,33 +190,20 @@ main(int argc, char **argv)
    if (ret)
       return 1;
 
-   uint8_t buffer[512];
-   memset(buffer, 0, sizeof(buffer));
-   struct hsakmt_memory_rsp *mr = memory_call(&c, HSAKMT_MEMORY_MAP_USERPTR, res, buffer,
-                                              sizeof(struct hsakmt_memory_req));
-   uint64_t handle = mr && !mr->hdr.ret ? mr->map_userptr.userptr_handle : 0;
-   step(handle != 0, "ccmd MAP_USERPTR -> alias 0x%llx (ret %d)",
-        (unsigned long long)handle, mr ? mr->hdr.ret : -1);
-   if (!handle)
+   uint64_t handle = 0;
+   ret = hkc_map_userptr(&c.hk, res, &handle);
+   step(ret == 0 && handle, "ccmd MAP_USERPTR -> alias 0x%llx (ret %d)",
+        (unsigned long long)handle, ret);
+   if (ret || !handle)
       return 1;
 
-   memset(buffer, 0, sizeof(buffer));
-   struct hsakmt_memory_req *req = (struct hsakmt_memory_req *)buffer;
-   req->reg_mem_with_flag.memory_address = handle;
-   req->reg_mem_with_flag.memory_size_in_bytes = size;
-   mr = memory_call(&c, HSAKMT_MEMORY_REG_MEM_WITH_FLAG, res, buffer, sizeof(*req));
-   step(mr && mr->hdr.ret == 0, "ccmd REG_MEM_WITH_FLAG(alias, %llu KiB) -> ret %d",
-        (unsigned long long)size >> 10, mr ? mr->hdr.ret : -1);
+   ret = hkc_reg_mem(&c.hk, res, handle, size, 0);
+   step(ret == 0, "ccmd REG_MEM_WITH_FLAG(alias, %llu KiB) -> ret %d",
+        (unsigned long long)size >> 10, ret);
 
-   memset(buffer, 0, sizeof(buffer));
-   req->map_to_gpu_nodes.memory_address = handle;
-   req->map_to_gpu_nodes.memory_size_in_bytes = size;
-   req->map_to_gpu_nodes.number_of_nodes = 1;
-   memcpy(buffer + HSAKMT_MEMORY_PAYLOAD_OFFSET, &node, 4);
-   mr = memory_call(&c, HSAKMT_MEMORY_MAP_TO_GPU_NODES, res, buffer,
-                    (HSAKMT_MEMORY_PAYLOAD_OFFSET + 4 + 7) & ~7u);
-   uint64_t gpu_va = mr && !mr->hdr.ret ? mr->memory_handle : 0;
-   step(gpu_va != 0, "ccmd MAP_TO_GPU_NODES(node 1) -> GPU VA 0x%llx",
+   uint64_t gpu_va = 0;
+   ret = hkc_map_to_gpu_nodes(&c.hk, res, handle, size, &node, 1, &gpu_va);
+   step(ret == 0 && gpu_va, "ccmd MAP_TO_GPU_NODES(node 1) -> GPU VA 0x%llx",
         (unsigned long long)gpu_va);
 
    /* the server's view of guest RAM, and the GPU's (test-only commands) */
@@ -328,8 +266,9 @@ main(int argc, char **argv)
    }
    free(sg);
    free(slot);
+   int failures = steps_failures();
    printf("virtkfd_vtest_client: %s in %.1f ms (%d failure%s)\n",
-          failures ? "FAILED" : "all steps passed", elapsed_ms(&t0), failures,
+          failures ? "FAILED" : "all steps passed", steps_elapsed_ms(), failures,
           failures == 1 ? "" : "s");
    return failures ? 1 : 0;
 }

@@ -6,8 +6,7 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <sched.h>
-#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,11 +17,13 @@
 
 #define VTC_TIMEOUT_S 20
 
+static const struct hkc_transport vtest_transport;
+
 int
 vtc_connect_raw(struct vtc *c, const char *path)
 {
    memset(c, 0, sizeof(*c));
-   c->next_blob_id = 1;
+   hkc_init(&c->hk, &vtest_transport);
    struct sockaddr_un addr = { .sun_family = AF_UNIX };
    if (strlen(path) >= sizeof(addr.sun_path))
       return -ENAMETOOLONG;
@@ -46,9 +47,9 @@ vtc_connect_raw(struct vtc *c, const char *path)
 void
 vtc_close(struct vtc *c)
 {
-   if (c->shmem)
-      munmap(c->shmem, c->shmem_size);
-   c->shmem = NULL;
+   if (c->hk.shmem)
+      munmap(c->hk.shmem, c->hk.shmem_size);
+   c->hk.shmem = NULL;
    if (c->sock >= 0)
       close(c->sock);
    c->sock = -1;
@@ -500,6 +501,42 @@ vtc_debug_read(struct vtc *c, uint32_t cmd, uint64_t addr, void *buf, uint32_t s
    return ret;
 }
 
+static struct vtc *
+vtc_of_channel(struct hkc_channel *ch)
+{
+   return (struct vtc *)((char *)ch - offsetof(struct vtc, hk));
+}
+
+static int
+vtest_submit(struct hkc_channel *ch, const void *cmds, uint32_t size)
+{
+   return vtc_submit_cmd2(vtc_of_channel(ch), 0, cmds, size / 4, NULL, NULL, 0);
+}
+
+static bool
+vtest_alive(struct hkc_channel *ch)
+{
+   /* a dropped session never publishes the seqno: its notice and EOF do show */
+   struct vtc *c = vtc_of_channel(ch);
+   struct pollfd hup = { c->sock, POLLRDHUP, 0 };
+   if (poll(&hup, 1, 1) > 0 && (hup.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+      uint32_t notice_hdr[2], notice[2];
+      if (vtc_read(c, notice_hdr, sizeof(notice_hdr)) == 0 &&
+          notice_hdr[1] == VCMD_VIRTKFD_ERROR && notice_hdr[0] == 2 &&
+          vtc_read(c, notice, sizeof(notice)) == 0) {
+         c->error_cmd = notice[0];
+         c->error = notice[1];
+      }
+      return false;
+   }
+   return true;
+}
+
+static const struct hkc_transport vtest_transport = {
+   .submit = vtest_submit,
+   .alive = vtest_alive,
+};
+
 int
 vtc_hsakmt_open(struct vtc *c, uint32_t shmem_size)
 {
@@ -509,88 +546,36 @@ vtc_hsakmt_open(struct vtc *c, uint32_t shmem_size)
                             0, &c->shmem_res, &fd);
    if (ret)
       return ret;
-   c->shmem = mmap(NULL, shmem_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+   void *shmem = mmap(NULL, shmem_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
    close(fd);
-   if (c->shmem == MAP_FAILED) {
-      c->shmem = NULL;
+   if (shmem == MAP_FAILED)
       return -errno;
-   }
-   c->shmem_size = shmem_size;
-   c->rsp_mem_offset = ((struct hsakmt_shmem *)c->shmem)->rsp_mem_offset;
-   if (c->rsp_mem_offset >= shmem_size)
-      return -EPROTO;
-   return 0;
+   ret = hkc_attach_shmem(&c->hk, shmem, shmem_size);
+   if (ret)
+      munmap(shmem, shmem_size);
+   return ret;
 }
 
 uint64_t
 vtc_new_blob_id(struct vtc *c)
 {
-   return c->next_blob_id++;
+   return hkc_new_blob_id(&c->hk);
 }
 
 void *
 vtc_hsakmt_call(struct vtc *c, void *req, uint32_t req_len, uint32_t rsp_len)
 {
-   uint8_t *rsp = vtc_hsakmt_frame(c, req, req_len, rsp_len);
-   if (!rsp || vtc_submit_cmd2(c, 0, req, req_len / 4, NULL, NULL, 0))
-      return NULL;
-   return vtc_hsakmt_wait(c, ((struct hsakmt_ccmd_req *)req)->seqno) ? rsp : NULL;
+   return hkc_call(&c->hk, req, req_len, rsp_len);
 }
 
 void *
 vtc_hsakmt_frame(struct vtc *c, void *req, uint32_t req_len, uint32_t rsp_len)
 {
-   struct hsakmt_ccmd_req *hdr = req;
-   uint32_t slot = (rsp_len + 7) & ~7u;
-   uint32_t area = (uint32_t)c->shmem_size - c->rsp_mem_offset;
-   if (slot > area)
-      return NULL; /* the response cannot fit the shared memory */
-   if (c->next_rsp_off + slot >= area)
-      c->next_rsp_off = 0;
-   hdr->len = req_len;
-   hdr->seqno = ++c->seqno;
-   hdr->rsp_off = c->next_rsp_off;
-   c->next_rsp_off += slot;
-   uint8_t *rsp = c->shmem + c->rsp_mem_offset + hdr->rsp_off;
-   if (rsp_len) {
-      memset(rsp, 0, slot);
-      memcpy(rsp, &slot, sizeof(slot));
-   }
-   return rsp_len ? rsp : (void *)c->shmem;
+   return hkc_frame(&c->hk, req, req_len, rsp_len);
 }
 
 bool
 vtc_hsakmt_wait(struct vtc *c, uint32_t seqno)
 {
-   /* Mesa vdrm's wait: spin on the seqno the host publishes after each ccmd */
-   struct timespec start, now;
-   clock_gettime(CLOCK_MONOTONIC, &start);
-   for (uint32_t spins = 0;; spins++) {
-      uint32_t seen =
-         atomic_load_explicit((_Atomic uint32_t *)c->shmem, memory_order_acquire);
-      if ((int32_t)(seen - seqno) >= 0)
-         return true;
-      if (spins < 100)
-         continue;
-      /* yield to the server (it may share our CPU); sleep only when it is slow */
-      if (spins < 20000) {
-         sched_yield();
-         continue;
-      }
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      if (now.tv_sec - start.tv_sec > VTC_TIMEOUT_S)
-         return false;
-      /* a dropped session never publishes the seqno: its notice and EOF do show */
-      struct pollfd hup = { c->sock, POLLRDHUP, 0 };
-      if (poll(&hup, 1, 1) > 0 && (hup.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-         uint32_t notice_hdr[2], notice[2];
-         if (vtc_read(c, notice_hdr, sizeof(notice_hdr)) == 0 &&
-             notice_hdr[1] == VCMD_VIRTKFD_ERROR && notice_hdr[0] == 2 &&
-             vtc_read(c, notice, sizeof(notice)) == 0) {
-            c->error_cmd = notice[0];
-            c->error = notice[1];
-         }
-         return false;
-      }
-   }
+   return hkc_wait(&c->hk, seqno);
 }

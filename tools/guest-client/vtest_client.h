@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hsakmt_channel.h"
 #include "virtkfd/hsakmt_proto.h"
 #include "virtkfd/vtest_protocol.h"
 
@@ -24,14 +25,10 @@ struct vtc {
    bool ext; /* the server has the virtkfd extension (GET_PARAM 0x10001) */
    uint32_t error_cmd, error; /* the last VCMD_VIRTKFD_ERROR notice */
 
-   /* the hsakmt shared-memory blob, when vtc_hsakmt_open ran */
+   /* the capset-8 channel over this connection; its shared-memory blob (hk.shmem)
+    * once vtc_hsakmt_open ran */
+   struct hkc_channel hk;
    uint32_t shmem_res;
-   uint8_t *shmem;
-   size_t shmem_size;
-   uint32_t rsp_mem_offset;
-   uint32_t seqno;
-   uint32_t next_rsp_off;
-   uint64_t next_blob_id;
 };
 
 /* Connects without sending anything (tests use this to send raw bytes). */
@@ -89,14 +86,14 @@ int vtc_blob_sg(struct vtc *c, uint32_t blob_mem, uint32_t flags, uint64_t size,
 int vtc_debug_stats(struct vtc *c, uint32_t stats[VTEST_STAT_COUNT]);
 int vtc_debug_read(struct vtc *c, uint32_t cmd, uint64_t addr, void *buf, uint32_t size);
 
-/* The hsakmt transport over vtest: CONTEXT_INIT(8) and the shmem blob. */
-int vtc_hsakmt_open(struct vtc *c, uint32_t shmem_size);
 /*
- * Frames one ccmd (len, seqno, rsp_off), sends it in SUBMIT_CMD2 on ring 0 and
- * spins on the shmem seqno (Mesa vdrm's wait); returns the response or NULL.
+ * The capset-8 transport over vtest: CONTEXT_INIT(8) and the shmem blob, then c->hk
+ * carries requests in SUBMIT_CMD2 on ring 0 (hsakmt_channel.h). While a request
+ * waits, a server that hung up ends the wait (with its notice in error_cmd/error).
  */
+int vtc_hsakmt_open(struct vtc *c, uint32_t shmem_size);
+/* hkc_call, hkc_frame, hkc_wait and hkc_new_blob_id on c->hk. */
 void *vtc_hsakmt_call(struct vtc *c, void *req, uint32_t req_len, uint32_t rsp_len);
-/* The two halves of a call: framing (returns the response slot), and the wait. */
 void *vtc_hsakmt_frame(struct vtc *c, void *req, uint32_t req_len, uint32_t rsp_len);
 bool vtc_hsakmt_wait(struct vtc *c, uint32_t seqno);
 uint64_t vtc_new_blob_id(struct vtc *c);
