@@ -494,11 +494,14 @@ run_lifetime(const struct options *o)
    if (context_open(&ctx, o->device) &&
        kfd_block_create(&ctx, &mine, 0xa11ce000u, "A's KFD memory")) {
       va = mine.va;
-      /* the mapping is not touched until B allocated: the scenario of §4.1 */
       int ret = vgc_close_handle(&ctx.g, mine.handle);
       mine.handle = 0;
       step(ret == 0, "GEM_CLOSE of the blob's handle, its mmap kept: the host sees the "
                      "detach, the VMM still maps the blob");
+      /* a host that freed the memory on detach made the VMM fault right here */
+      size_t first = 0;
+      step(!pattern_check(mine.cpu, KFD_SIZE, 0xa11ce000u, 0, &first),
+           "right after the detach A still reads its own %u MiB", KFD_SIZE >> 20);
    }
    send_byte(a_to_b[1]);
    if (write(a_to_b[1], &va, sizeof(va)) != sizeof(va))
