@@ -140,7 +140,9 @@ event_create(struct hsakmt_request *r)
    vkfd_list_init(&event->base.memory_link);
    event->type = desc->event_type;
    event->manual_reset = req->create.manual_reset;
-   status = hsakmt_object_charge(ctx, &event->base, "EVENT/CREATE");
+   const struct hsakmt_charge charge = { .objects = 1, .events = 1 };
+   status =
+      hsakmt_account_charge(&ctx->account, &event->base.charge, &charge, "EVENT/CREATE");
    if (!status) {
       status = vkfd_kfd_event_create(desc, req->create.manual_reset,
                                      req->create.is_signaled, &event->kfd);

@@ -313,7 +313,9 @@ queue_create(struct hsakmt_request *r)
    vkfd_list_init(&queue->base.memory_link);
    queue->node = plan.kfd.node;
    queue->ring_size = plan.kfd.ring_size;
-   status = hsakmt_object_charge(ctx, &queue->base, "QUEUE/CREATE");
+   const struct hsakmt_charge charge = { .objects = 1, .queues = 1 };
+   status =
+      hsakmt_account_charge(&ctx->account, &queue->base.charge, &charge, "QUEUE/CREATE");
    if (status) {
       free(queue);
       rsp->hdr.ret = status;
