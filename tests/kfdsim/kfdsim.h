@@ -188,6 +188,14 @@ int kfdsim_queue_run(uint32_t queue_id, struct kfdsim_cp_report *report);
 /* The queue whose ring starts at ring_base (a GPU VA). -ENOENT if none. */
 int kfdsim_queue_find(uint64_t ring_base, uint32_t *queue_id);
 
+/* The file and offset behind `len` bytes of a CPU mapping of emulated device
+ * memory at `addr` (a BO, a doorbell or MMIO page): *fd is a new fd (O_CLOEXEC)
+ * of the emulator's device-memory memfd, which the caller closes. Lets a test
+ * server give another process the memory a VMM would map (kfdsim_share.c).
+ * -ENOENT when the range is not one mapping of device memory.
+ */
+int kfdsim_share_range(const void *addr, size_t len, int *fd, uint64_t *offset);
+
 /* --- injection ----------------------------------------------------------- */
 
 /* Signal event_id as the GPU would (end-of-pipe interrupt): waiters wake up.
