@@ -156,7 +156,12 @@ hsakmt_objects_claim_blob(struct hsakmt_context *ctx, struct hsakmt_objects *obj
                request->res_id, (unsigned long long)request->blob_id);
       return -EINVAL;
    }
-   int ret = obj->ops->claim(ctx, obj, request, blob);
+   int ret = -EINVAL;
+   if (obj->ops->claim)
+      ret = obj->ops->claim(ctx, obj, request, blob);
+   else
+      vkfd_err("ctx %u: res %u: a %s has no blob", ctx->base.id, request->res_id,
+               obj->ops->name);
    if (!ret)
       ret = hsakmt_objects_bind(objects, request->res_id, obj);
    if (ret) {
