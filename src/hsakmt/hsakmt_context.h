@@ -103,9 +103,6 @@ void hsakmt_memory(struct hsakmt_request *r);
 void hsakmt_queue(struct hsakmt_request *r);
 void hsakmt_gl_inter(struct hsakmt_request *r);
 
-/* Reads the guest's slot length for a QUEUE response: 168, or 176 (§7); else 0. */
-uint32_t hsakmt_queue_rsp_size(const struct hsakmt_request *r);
-
 /* Describes one sub-command for logs: "MEMORY/ALLOC". */
 struct hsakmt_subcommand {
    const char *name;

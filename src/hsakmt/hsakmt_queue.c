@@ -60,10 +60,11 @@ queue_req(const struct hsakmt_request *r)
    return r->req;
 }
 
-uint32_t
-hsakmt_queue_rsp_size(const struct hsakmt_request *r)
+/* The guest's slot for a QUEUE response: 168, or 176 (§7); 0 for any other. */
+static uint32_t
+queue_rsp_size(const struct hsakmt_request *r)
 {
-   /* the slot length is the only hint of the guest's HsaQueueInfo (§7) */
+   /* the slot length is the only hint of the guest's HsaQueueInfo */
    if (r->guest_rsp_len == sizeof(struct hsakmt_queue_rsp) ||
        r->guest_rsp_len == HSAKMT_QUEUE_RSP_SIZE_N)
       return r->guest_rsp_len;
@@ -74,7 +75,7 @@ hsakmt_queue_rsp_size(const struct hsakmt_request *r)
 static struct hsakmt_queue_rsp *
 queue_rsp(struct hsakmt_request *r, const char *what)
 {
-   uint32_t size = hsakmt_queue_rsp_size(r);
+   uint32_t size = queue_rsp_size(r);
    struct hsakmt_queue_rsp *rsp = size ? hsakmt_response(r, size) : NULL;
    if (!size)
       vkfd_err("ctx %u: QUEUE/%s: a %u-byte response slot fits no known layout (168 or "
