@@ -260,8 +260,8 @@ vtest_guest_ram_fini(struct vtest_client *client)
  * (LD_PRELOAD=libkfdsim.so, or a test build linked with it) its test API is in the
  * global symbol scope.
  */
-static void *
-kfdsim_symbol(const char *name)
+void *
+vtest_kfdsim_symbol(const char *name)
 {
    return dlsym(RTLD_DEFAULT, name);
 }
@@ -269,7 +269,7 @@ kfdsim_symbol(const char *name)
 bool
 vtest_kfd_emulated(void)
 {
-   bool (*active)(void) = (bool (*)(void))kfdsim_symbol("kfdsim_active");
+   bool (*active)(void) = (bool (*)(void))vtest_kfdsim_symbol("kfdsim_active");
    return active && active();
 }
 
@@ -297,8 +297,10 @@ vtest_cmd_debug_stats(struct vtest_client *client, const uint32_t *payload, uint
    stats[VTEST_STAT_RAM_REGIONS] = client->nregions;
    stats[VTEST_STAT_CLIENTS] = (uint32_t)vtest_client_count();
    stats[VTEST_STAT_KFD_EMULATED] = vtest_kfd_emulated();
-   unsigned (*live_bos)(void) = (unsigned (*)(void))kfdsim_symbol("kfdsim_live_bos");
-   unsigned (*userptrs)(void) = (unsigned (*)(void))kfdsim_symbol("kfdsim_userptr_count");
+   unsigned (*live_bos)(void) =
+      (unsigned (*)(void))vtest_kfdsim_symbol("kfdsim_live_bos");
+   unsigned (*userptrs)(void) =
+      (unsigned (*)(void))vtest_kfdsim_symbol("kfdsim_userptr_count");
    if (live_bos)
       stats[VTEST_STAT_KFD_LIVE_BOS] = live_bos();
    if (userptrs)
@@ -345,7 +347,7 @@ vtest_cmd_debug_gpu_read(struct vtest_client *client, const uint32_t *payload,
    uint64_t va = vtest_u64(payload);
    uint32_t size = payload[2];
    int (*gpu_read)(uint64_t, void *, size_t) =
-      (int (*)(uint64_t, void *, size_t))kfdsim_symbol("kfdsim_gpu_read");
+      (int (*)(uint64_t, void *, size_t))vtest_kfdsim_symbol("kfdsim_gpu_read");
    if (size > VTEST_DEBUG_READ_MAX)
       return debug_read_reply(client, E2BIG, NULL, 0);
    if (!gpu_read || !vtest_kfd_emulated())

@@ -55,6 +55,9 @@ vtest_resource_destroy(struct vtest_resource *res)
       int count;
       virgl_renderer_resource_detach_iov((int)res->res_id, &iov, &count);
    }
+   /* a VMM unmaps a blob before it lets go of it */
+   if (res->library_mapped)
+      virgl_renderer_resource_unmap(res->res_id);
    virgl_renderer_resource_unref(res->res_id);
    if (res->kind == VTEST_RES_SG)
       free(res->iovs);
@@ -183,8 +186,17 @@ vtest_cmd_resource_create_blob(struct vtest_client *client, const uint32_t *payl
          fd = -1;
          ret = -EINVAL;
       }
-      if (ret && !(flags & (VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE |
-                            VIRGL_RENDERER_BLOB_FLAG_USE_SHAREABLE))) {
+      /* a host-VA blob (KFD memory, a doorbell page) is mapped by the VMM in its own
+       * process and has no fd: like a blob without MAPPABLE, it gets a placeholder */
+      uint32_t map_info;
+      bool host_va = ret == -EINVAL &&
+                     !(flags & VIRGL_RENDERER_BLOB_FLAG_USE_SHAREABLE) &&
+                     virgl_renderer_resource_get_map_info(res->res_id, &map_info) == 0;
+      if (host_va)
+         vtest_debug("client %u: res %u maps host memory and has no fd to send",
+                     client->serial, res->res_id);
+      if (ret && (host_va || !(flags & (VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE |
+                                        VIRGL_RENDERER_BLOB_FLAG_USE_SHAREABLE)))) {
          /* §11.1 rule 10: a placeholder keeps always-recvmsg clients in sync */
          char name[32];
          snprintf(name, sizeof(name), "vtest-nofd-%u", res->res_id);

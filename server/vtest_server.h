@@ -131,6 +131,7 @@ struct vtest_resource {
    struct iovec *iovs; /* memfd: &one_iov; SG: owned array */
    uint32_t num_iovs;
    struct iovec one_iov;
+   bool library_mapped; /* VIRTKFD_DEBUG_MAP_BLOB mapped it as a VMM would */
 };
 
 struct vtest_sync {
@@ -276,6 +277,11 @@ vtest_cmd_resource_create_blob_sg(struct vtest_client *, const uint32_t *, uint3
 bool vtest_cmd_debug_stats(struct vtest_client *, const uint32_t *, uint32_t, int);
 bool vtest_cmd_debug_ram_read(struct vtest_client *, const uint32_t *, uint32_t, int);
 bool vtest_cmd_debug_gpu_read(struct vtest_client *, const uint32_t *, uint32_t, int);
+bool vtest_cmd_debug_map_blob(struct vtest_client *, const uint32_t *, uint32_t, int);
+bool vtest_cmd_debug_queue_run(struct vtest_client *, const uint32_t *, uint32_t, int);
+
+/* A function of the KFD emulator's test API, when the emulator is in this process. */
+void *vtest_kfdsim_symbol(const char *name);
 void vtest_guest_ram_fini(struct vtest_client *client);
 bool vtest_kfd_emulated(void);
 

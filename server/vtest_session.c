@@ -112,6 +112,10 @@ static const struct vtest_command ext_commands[] = {
      vtest_cmd_debug_ram_read },
    { "VIRTKFD_DEBUG_GPU_READ", 3, 3, PRE_RENDERER, false, false,
      vtest_cmd_debug_gpu_read },
+   { "VIRTKFD_DEBUG_MAP_BLOB", 1, 1, PRE_RENDERER, false, false,
+     vtest_cmd_debug_map_blob },
+   { "VIRTKFD_DEBUG_QUEUE_RUN", 2, 2, PRE_RENDERER, false, false,
+     vtest_cmd_debug_queue_run },
 };
 
 static const struct vtest_command *
@@ -127,6 +131,8 @@ command_lookup(uint32_t id)
    case VCMD_VIRTKFD_DEBUG_STATS:
    case VCMD_VIRTKFD_DEBUG_RAM_READ:
    case VCMD_VIRTKFD_DEBUG_GPU_READ:
+   case VCMD_VIRTKFD_DEBUG_MAP_BLOB:
+   case VCMD_VIRTKFD_DEBUG_QUEUE_RUN:
       /* test-only: unknown unless the server was started with --debug-commands */
       return vtest_opts.debug_commands ? &ext_commands[2 + id - VCMD_VIRTKFD_DEBUG_STATS]
                                        : NULL;

@@ -81,6 +81,26 @@ enum vtest_cmd {
    VCMD_VIRTKFD_DEBUG_RAM_READ =
       0x10081, /* {gpa lo, hi, size} -> {1+n, id, [st], bytes} */
    VCMD_VIRTKFD_DEBUG_GPU_READ = 0x10082, /* {gpu_va lo, hi, size} -> as RAM_READ */
+   /*
+    * {res_id} -> {5, id, [st, offset lo, hi, size lo, hi]} + on success one fd: the
+    * emulator's device memory behind a host-VA blob, which the client maps at
+    * `offset` as a VMM maps the blob into its guest (the doorbell page, KFD memory)
+    */
+   VCMD_VIRTKFD_DEBUG_MAP_BLOB = 0x10083,
+   /* {ring_va lo, hi} -> {VTEST_QUEUE_RUN_SIZE, id, [reply]}: the emulated CP runs */
+   VCMD_VIRTKFD_DEBUG_QUEUE_RUN = 0x10084,
+};
+
+/* VCMD_VIRTKFD_DEBUG_QUEUE_RUN reply dwords: what the emulated GPU took */
+enum vtest_queue_run {
+   VTEST_QUEUE_RUN_STATUS,   /* 0 or a positive errno */
+   VTEST_QUEUE_RUN_DOORBELL, /* lo, hi: the doorbell's value */
+   VTEST_QUEUE_RUN_READ_INDEX = VTEST_QUEUE_RUN_DOORBELL + 2, /* lo, hi */
+   VTEST_QUEUE_RUN_PACKETS = VTEST_QUEUE_RUN_READ_INDEX + 2,
+   VTEST_QUEUE_RUN_SIGNALS, /* completion signals decremented */
+   VTEST_QUEUE_RUN_EVENTS,  /* ... whose event the GPU raised */
+   VTEST_QUEUE_RUN_PACKET,  /* 16 dwords: the last packet taken */
+   VTEST_QUEUE_RUN_SIZE = VTEST_QUEUE_RUN_PACKET + 16,
 };
 
 /* VCMD_VIRTKFD_DEBUG_STATS reply dwords */

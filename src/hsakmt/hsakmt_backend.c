@@ -66,6 +66,7 @@ hsakmt_context_destroy(struct vkfd_context *base)
 {
    struct hsakmt_context *ctx = hsakmt_context(base);
    hsakmt_objects_fini(ctx, &ctx->objects);
+   hsakmt_tokens_fini(&ctx->tokens);
    /* blobs the VMM still maps keep their memory, but no longer count for anyone */
    hsakmt_account_fini(&ctx->account);
    hsakmt_va_context_release(ctx);
@@ -86,7 +87,7 @@ hsakmt_get_blob(struct vkfd_context *base, const struct vkfd_blob_request *reque
       return hsakmt_shmem_create(ctx, request, blob);
    if (request->blob_mem == VIRGL_RENDERER_BLOB_MEM_HOST3D_GUEST)
       return hsakmt_userptr_create(ctx, request, blob);
-   return hsakmt_object_claim_blob(ctx, request, blob);
+   return hsakmt_objects_claim_blob(ctx, &ctx->objects, request, blob);
 }
 
 static void
@@ -131,7 +132,9 @@ hsakmt_context_create(uint32_t ctx_id, const char *name, struct vkfd_context **o
       return -ENOMEM;
    vkfd_context_base_init(&ctx->base, &hsakmt_context_ops, HSAKMT_NUM_RINGS);
    hsakmt_objects_init(&ctx->objects);
+   hsakmt_tokens_init(&ctx->tokens, 0); /* salted below */
    vkfd_list_init(&ctx->memory);
+   vkfd_list_init(&ctx->scratch);
    hsakmt_account_init(&ctx->account, ctx_id);
    /*
     * The salt keeps one context's tokens meaningless in another. Nothing derived from
@@ -145,6 +148,7 @@ hsakmt_context_create(uint32_t ctx_id, const char *name, struct vkfd_context **o
       hsakmt_context_destroy(&ctx->base);
       return -err;
    }
+   ctx->tokens.salt = ctx->token_salt;
    int ret = vkfd_kfd_device_acquire();
    if (ret) {
       vkfd_err("ctx %u (%s): KFD unavailable: %s", ctx_id, name, strerror(-ret));

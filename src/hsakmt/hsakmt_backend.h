@@ -14,11 +14,6 @@ struct hsakmt_object;
 /* The capset-8 backend, listed in the core's built-in backends. */
 extern const struct vkfd_backend hsakmt_backend;
 
-/* HOST3D blobs: claims the pending object the guest's command filed under blob_id. */
-int
-hsakmt_object_claim_blob(struct hsakmt_context *ctx,
-                         const struct vkfd_blob_request *request, struct vkfd_blob *blob);
-
 /* HOST3D_GUEST blobs: a userptr object over the VMM's iovecs. */
 int
 hsakmt_userptr_create(struct hsakmt_context *ctx, const struct vkfd_blob_request *request,

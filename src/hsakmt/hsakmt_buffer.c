@@ -10,6 +10,7 @@
 #include "hsakmt/hsakmt_va.h"
 #include "kfd/vkfd_kfd.h"
 #include "util/vkfd_log.h"
+#include "util/vkfd_math.h"
 
 static void
 buffer_backing_release(struct vkfd_blob_backing *backing)
@@ -28,11 +29,18 @@ hsakmt_buffer_alloc(struct hsakmt_context *ctx, uint32_t node, uint64_t size,
    buffer->backing.release = buffer_backing_release;
    buffer->node = node;
    buffer->size = size;
+   buffer->window_size = size;
+   /* libhsakmt maps AQL queue memory twice, back to back, for ring wrap-around */
+   if ((host_flags & HSAKMT_MEMFLAG_AQL_QUEUE_MEM) &&
+       vkfd_ckd_mul(&buffer->window_size, size, (uint64_t)2)) {
+      free(buffer);
+      return VKFD_STATUS_INVALID_PARAMETER;
+   }
 
    /* VRAM counts against the node's memory; anything else is the host's */
    bool vram = vkfd_kfd_node_is_gpu(node) && (host_flags & HSAKMT_MEMFLAG_NON_PAGED);
    struct hsakmt_charge request = {
-      .window = size,
+      .window = buffer->window_size,
       .vram = vram ? size : 0,
       .vram_node = node,
       .sysmem = vram ? 0 : size,
@@ -48,7 +56,7 @@ hsakmt_buffer_alloc(struct hsakmt_context *ctx, uint32_t node, uint64_t size,
       free(buffer);
       return VKFD_STATUS_KERNEL_IO_CHANNEL_NOT_OPENED;
    }
-   status = hsakmt_va_alloc(size, alignment, &buffer->va);
+   status = hsakmt_va_alloc(buffer->window_size, alignment, &buffer->va);
    if (!status) {
       status =
          vkfd_kfd_alloc_fixed(node, size, host_flags, (void *)(uintptr_t)buffer->va);
@@ -57,7 +65,7 @@ hsakmt_buffer_alloc(struct hsakmt_context *ctx, uint32_t node, uint64_t size,
                   "(status %d)",
                   ctx->base.id, (unsigned long long)size, node,
                   (unsigned long long)buffer->va, status);
-         hsakmt_va_free(buffer->va, size);
+         hsakmt_va_free(buffer->va, buffer->window_size);
       }
    }
    if (status) {
@@ -71,10 +79,38 @@ hsakmt_buffer_alloc(struct hsakmt_context *ctx, uint32_t node, uint64_t size,
 }
 
 void
+hsakmt_buffer_pin(struct hsakmt_buffer *buffer)
+{
+   buffer->queue_pins++;
+}
+
+void
+hsakmt_buffer_unpin(struct hsakmt_buffer *buffer)
+{
+   if (--buffer->queue_pins)
+      return;
+   void *address = (void *)(uintptr_t)buffer->va;
+   if (buffer->unmap_deferred && !buffer->gpu_may_hold) {
+      buffer->unmap_deferred = false;
+      if (vkfd_kfd_unmap_from_gpu(address)) {
+         vkfd_err("KFD memory %p: GPU unmap after its last queue failed", address);
+         buffer->gpu_may_hold = true;
+      }
+   }
+   if (buffer->free_deferred)
+      hsakmt_buffer_free(buffer);
+}
+
+void
 hsakmt_buffer_free(struct hsakmt_buffer *buffer)
 {
    if (!buffer)
       return;
+   if (buffer->queue_pins) {
+      /* a queue still runs on it: the last unpin frees it */
+      buffer->free_deferred = true;
+      return;
+   }
    void *address = (void *)(uintptr_t)buffer->va;
    int status = VKFD_STATUS_ERROR;
    if (!buffer->gpu_may_hold) {
@@ -89,7 +125,7 @@ hsakmt_buffer_free(struct hsakmt_buffer *buffer)
                "the window, because the GPU may still reach it",
                address, (unsigned long long)buffer->size);
    } else {
-      hsakmt_va_free(buffer->va, buffer->size);
+      hsakmt_va_free(buffer->va, buffer->window_size);
    }
    hsakmt_charge_release(&buffer->charge);
    vkfd_kfd_device_release();

@@ -13,6 +13,11 @@
  * window is never handed out again while it lives, so no other context's allocation
  * can land where a guest process may still look.
  *
+ * A queue that runs on the buffer (its ring, or the amd_queue_t holding the dispatch
+ * ids) pins it: while pinned, neither the owner's detach nor the resource's unref
+ * unmaps it from the GPU or frees it; the last unpin does what they deferred
+ * (§4.4 "QUEUE_MEM", §4.5).
+ *
  * Each buffer holds a reference on the KFD device, so it can outlive every context.
  */
 #ifndef HSAKMT_BUFFER_H
@@ -30,12 +35,17 @@ struct hsakmt_buffer {
    struct vkfd_blob_backing backing; /* what a claiming resource releases */
    uint64_t va;
    uint64_t size;
+   uint64_t window_size; /* its range of the window: twice `size` for AQL queue memory */
    uint32_t node;
    /*
-    * A teardown step failed (GPU unmap or free): the GPU may still reach the memory,
-    * so it is never freed and its range never returns to the window.
+    * A teardown step failed (GPU unmap, free, or the destruction of a queue running on
+    * it): the GPU may still reach the memory, so it stays mapped and allocated, and its
+    * range never returns to the window.
     */
    bool gpu_may_hold;
+   unsigned queue_pins;         /* live queues running on it */
+   bool unmap_deferred;         /* unmap from the GPU at the last unpin */
+   bool free_deferred;          /* free at the last unpin */
    struct hsakmt_charge charge; /* window and device or system memory */
 };
 
@@ -50,8 +60,15 @@ hsakmt_buffer_alloc(struct hsakmt_context *ctx, uint32_t node, uint64_t size,
 
 /*
  * Frees the memory and returns its range to the window, or, when the GPU may still
- * hold it, keeps both for good and says so. NULL-safe.
+ * hold it, keeps both for good and says so. A pinned buffer is freed at its last
+ * unpin instead. NULL-safe.
  */
 void hsakmt_buffer_free(struct hsakmt_buffer *buffer);
+
+/* A queue runs on the buffer from now on. */
+void hsakmt_buffer_pin(struct hsakmt_buffer *buffer);
+
+/* The queue is gone: does the GPU unmap and the free that were deferred. */
+void hsakmt_buffer_unpin(struct hsakmt_buffer *buffer);
 
 #endif /* HSAKMT_BUFFER_H */

@@ -21,10 +21,16 @@
 #include "core/vkfd_context.h"
 #include "hsakmt/hsakmt_limits.h"
 #include "hsakmt/hsakmt_objects.h"
+#include "hsakmt/hsakmt_token.h"
 #include "virtkfd/hsakmt_proto.h"
 
 /* Guests use 80 pages; anything up to this cap is accepted (§1.2). */
 #define HSAKMT_SHMEM_MAX_SIZE (16u << 20)
+
+/* Nodes whose doorbell page a context tracks (KFD numbers its nodes densely). */
+#define HSAKMT_MAX_NODES 64
+
+struct hsakmt_doorbell;
 
 struct hsakmt_context {
    struct vkfd_context base;
@@ -47,9 +53,13 @@ struct hsakmt_context {
    size_t rsp_build_size;
 
    struct hsakmt_objects objects;
+   struct hsakmt_tokens tokens;   /* event and queue handles */
    struct vkfd_list memory;       /* hsakmt_object.memory_link: HOST_MEM and USERPTR */
+   struct vkfd_list scratch;      /* hsakmt_object.memory_link: SCRATCH, SCRATCH_MAP */
    struct hsakmt_account account; /* what the context holds, against its limits */
    uint32_t next_userptr_slot;    /* where the next userptr handle is looked for */
+   /* the node's live DOORBELL object, pending or bound: one per node (§4.5) */
+   struct hsakmt_doorbell *doorbells[HSAKMT_MAX_NODES];
 };
 
 /* What a handler sees of the request being executed. */

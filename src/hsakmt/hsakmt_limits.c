@@ -21,23 +21,23 @@ struct limit_setting {
 };
 
 static const char *const limit_names[HSAKMT_LIMIT_COUNT] = {
-   [HSAKMT_LIMIT_WINDOW] = "window",
-   [HSAKMT_LIMIT_VRAM] = "vram",
-   [HSAKMT_LIMIT_SYSMEM] = "sysmem",
-   [HSAKMT_LIMIT_OBJECTS] = "objects",
+   [HSAKMT_LIMIT_WINDOW] = "window", [HSAKMT_LIMIT_VRAM] = "vram",
+   [HSAKMT_LIMIT_SYSMEM] = "sysmem", [HSAKMT_LIMIT_OBJECTS] = "objects",
+   [HSAKMT_LIMIT_QUEUES] = "queues", [HSAKMT_LIMIT_EVENTS] = "events",
 };
 
 /*
  * Defaults a ROCm program does not reach: a process cannot use more window than
  * RAM + VRAM, half the window; ROCr grows into most of a GPU, but not 90% of it
  * beside another process; 65536 objects are tens of thousands more than a ROCr
- * process keeps (its allocators sub-allocate from 2 MiB blocks).
+ * process keeps (its allocators sub-allocate from 2 MiB blocks); a quarter of the
+ * KFD process's 1024 queues and 4096 events is more than ROCr makes (it creates
+ * its interrupt events without the transport, and a handful of queues per GPU).
  */
 static const struct limit_setting limit_defaults[HSAKMT_LIMIT_COUNT] = {
-   [HSAKMT_LIMIT_WINDOW] = { true, 50 },
-   [HSAKMT_LIMIT_VRAM] = { true, 90 },
-   [HSAKMT_LIMIT_SYSMEM] = { true, 50 },
-   [HSAKMT_LIMIT_OBJECTS] = { false, 65536 },
+   [HSAKMT_LIMIT_WINDOW] = { true, 50 },   [HSAKMT_LIMIT_VRAM] = { true, 90 },
+   [HSAKMT_LIMIT_SYSMEM] = { true, 50 },   [HSAKMT_LIMIT_OBJECTS] = { false, 65536 },
+   [HSAKMT_LIMIT_QUEUES] = { false, 256 }, [HSAKMT_LIMIT_EVENTS] = { false, 1024 },
 };
 
 static struct {
@@ -112,14 +112,18 @@ load_settings_locked(void)
          if ((size_t)(eq - item) != name_len || strncmp(item, limit_names[i], name_len))
             continue;
          struct limit_setting setting;
+         /* counts are plain numbers: no percent of them */
+         bool count = i == HSAKMT_LIMIT_OBJECTS || i == HSAKMT_LIMIT_QUEUES ||
+                      i == HSAKMT_LIMIT_EVENTS;
          known = parse_setting(eq + 1, len - name_len - 1, &setting) &&
-                 (i != HSAKMT_LIMIT_OBJECTS || !setting.percent);
+                 (!count || !setting.percent);
          if (known)
             limits.settings[i] = setting;
       }
       if (!known)
          vkfd_err("VIRTKFD_CONTEXT_LIMITS: '%.*s' is not name=percent%% or name=size "
-                  "with a name of window, vram, sysmem or objects; ignored",
+                  "with a name of window, vram, sysmem, objects, queues or events; "
+                  "ignored",
                   (int)len, item);
       item += len;
       if (*item == ',')
@@ -220,6 +224,8 @@ hsakmt_account_charge(struct hsakmt_account *account, struct hsakmt_charge *char
       uint64_t amount;
    } const items[] = {
       { HSAKMT_LIMIT_OBJECTS, &account->objects, request->objects },
+      { HSAKMT_LIMIT_QUEUES, &account->queues, request->queues },
+      { HSAKMT_LIMIT_EVENTS, &account->events, request->events },
       { HSAKMT_LIMIT_WINDOW, &account->window, request->window },
       { HSAKMT_LIMIT_VRAM, vram, request->vram },
       { HSAKMT_LIMIT_SYSMEM, &account->sysmem, request->sysmem },
@@ -256,6 +262,8 @@ hsakmt_charge_release(struct hsakmt_charge *charge)
       return;
    struct hsakmt_account *account = charge->account;
    account->objects -= charge->objects;
+   account->queues -= charge->queues;
+   account->events -= charge->events;
    account->window -= charge->window;
    account->sysmem -= charge->sysmem;
    account->vram[charge->vram_node % HSAKMT_MAX_MEMORY_NODES] -= charge->vram;

@@ -11,11 +11,13 @@
  * so detaching blobs one keeps mapped is no way around the limits.
  *
  * The limits come from VIRTKFD_CONTEXT_LIMITS, read once per process:
- *   "window=50%,vram=90%,sysmem=50%,objects=65536"
+ *   "window=50%,vram=90%,sysmem=50%,objects=65536,queues=256,events=1024"
  * window: bytes of the KFD VA window (percent of the window, or a size);
  * vram: device memory per GPU node (percent of the node's memory, or a size);
  * sysmem: system memory allocated through KFD (percent of host RAM, or a size);
- * objects: live objects (KFD allocations, userptrs, events, queues, ...).
+ * objects: live objects (KFD allocations, userptrs, events, queues, ...);
+ * queues, events: live user-mode queues and KFD events, of which amdkfd grants the
+ * whole KFD process (every context) 1024 and 4096.
  * Sizes take a K, M, G or T suffix; items left out keep their defaults.
  *
  * Ownership: the context owns its account; a charge is embedded in the object or
@@ -35,6 +37,8 @@ enum hsakmt_limit {
    HSAKMT_LIMIT_VRAM,
    HSAKMT_LIMIT_SYSMEM,
    HSAKMT_LIMIT_OBJECTS,
+   HSAKMT_LIMIT_QUEUES,
+   HSAKMT_LIMIT_EVENTS,
    HSAKMT_LIMIT_COUNT,
 };
 
@@ -43,6 +47,8 @@ struct hsakmt_account {
    uint64_t window;
    uint64_t sysmem;
    uint64_t objects;
+   uint64_t queues;
+   uint64_t events;
    uint64_t vram[HSAKMT_MAX_MEMORY_NODES];
    struct vkfd_list charges; /* struct hsakmt_charge.link, while the account lives */
 };
@@ -56,6 +62,8 @@ struct hsakmt_charge {
    uint64_t vram;
    uint32_t vram_node;
    uint32_t objects;
+   uint32_t queues;
+   uint32_t events;
 };
 
 void hsakmt_account_init(struct hsakmt_account *account, uint32_t ctx_id);

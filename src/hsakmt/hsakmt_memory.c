@@ -17,7 +17,9 @@
 #include "hsakmt/hsakmt_backend.h"
 #include "hsakmt/hsakmt_buffer.h"
 #include "hsakmt/hsakmt_context.h"
+#include "hsakmt/hsakmt_interop.h"
 #include "hsakmt/hsakmt_memory.h"
+#include "hsakmt/hsakmt_scratch.h"
 #include "hsakmt/hsakmt_va.h"
 #include "kfd/vkfd_kfd.h"
 #include "util/vkfd_log.h"
@@ -26,7 +28,7 @@
 /* HsaMemFlags a Debian 5.2.3 host may pass on, or must refuse (§3.8). */
 #define MEMFLAGS_REFUSED                                      \
    (HSAKMT_MEMFLAG_NO_ADDRESS | HSAKMT_MEMFLAG_ONLY_ADDRESS | \
-    HSAKMT_MEMFLAG_CONTIGUOUS | HSAKMT_MEMFLAG_SCRATCH | HSAKMT_MEMFLAG_GDS_MEMORY)
+    HSAKMT_MEMFLAG_CONTIGUOUS | HSAKMT_MEMFLAG_GDS_MEMORY)
 #define MEMFLAGS_CLEARED                                      \
    (HSAKMT_MEMFLAG_EXT_COHERENT | HSAKMT_MEMFLAG_GTT_ACCESS | \
     HSAKMT_MEMFLAG_EXECUTE_BLIT | HSAKMT_MEMFLAG_QUEUE_OBJECT)
@@ -88,7 +90,10 @@ host_mem_destroy(struct hsakmt_context *ctx, struct hsakmt_object *obj)
     * The GPU state goes now; the memory goes with the resource that claimed it,
     * because the VMM may still map it into the guest (§4.1, lifetime rule).
     */
-   if (mem->gpu_mapped && vkfd_kfd_unmap_from_gpu(address)) {
+   if (mem->gpu_mapped && mem->buffer->queue_pins) {
+      /* a queue still runs on it: its last unpin unmaps it */
+      mem->buffer->unmap_deferred = true;
+   } else if (mem->gpu_mapped && vkfd_kfd_unmap_from_gpu(address)) {
       vkfd_err("ctx %u: res %u: GPU unmap of KFD memory %p failed", ctx->base.id,
                obj->res_id, address);
       mem->buffer->gpu_may_hold = true;
@@ -100,8 +105,52 @@ host_mem_destroy(struct hsakmt_context *ctx, struct hsakmt_object *obj)
    free(mem);
 }
 
+static int
+host_mem_claim(struct hsakmt_context *ctx, struct hsakmt_object *obj,
+               const struct vkfd_blob_request *request, struct vkfd_blob *blob)
+{
+   struct hsakmt_host_mem *mem = (struct hsakmt_host_mem *)obj;
+   bool host_access = mem->flags & HSAKMT_MEMFLAG_HOST_ACCESS;
+   bool mappable = request->blob_flags & VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE;
+   uint64_t limit;
+   /* QEMU maps `size` bytes at the VA: never more than the allocation (§6 #7) */
+   if (vkfd_ckd_align_up(&limit, mem->size, page_size()) || request->size > limit) {
+      vkfd_err("ctx %u: res %u: blob size 0x%llx exceeds its allocation 0x%llx",
+               ctx->base.id, request->res_id, (unsigned long long)request->size,
+               (unsigned long long)mem->size);
+      return -EINVAL;
+   }
+   if (mappable && !host_access) {
+      vkfd_err("ctx %u: res %u: MAPPABLE blob of memory without host access",
+               ctx->base.id, request->res_id);
+      return -EINVAL;
+   }
+   if (request->blob_flags & ~VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE) {
+      vkfd_err("ctx %u: res %u: blob flags 0x%x for KFD memory", ctx->base.id,
+               request->res_id, request->blob_flags);
+      return -EINVAL;
+   }
+   bool vram = mem->node != 0 && (mem->flags & HSAKMT_MEMFLAG_NON_PAGED);
+   blob->kind = mappable ? VKFD_BLOB_VA : VKFD_BLOB_NONE;
+   blob->va = (void *)(uintptr_t)mem->va;
+   blob->backing = &mem->buffer->backing;
+   blob->map_info =
+      mappable ? (vram ? VIRGL_RENDERER_MAP_CACHE_WC : VIRGL_RENDERER_MAP_CACHE_CACHED)
+               : VIRGL_RENDERER_MAP_CACHE_NONE;
+   return 0;
+}
+
+static void
+host_mem_claimed(struct hsakmt_object *obj)
+{
+   /* the resource owns the memory now and frees it at its unref */
+   ((struct hsakmt_host_mem *)obj)->buffer_claimed = true;
+}
+
 static const struct hsakmt_object_ops host_mem_ops = {
    .name = "KFD memory",
+   .claim = host_mem_claim,
+   .claimed = host_mem_claimed,
    .destroy = host_mem_destroy,
 };
 
@@ -125,11 +174,15 @@ memory_alloc(struct hsakmt_request *r)
       status = VKFD_STATUS_INVALID_PARAMETER;
    }
    if (!status && (flags & MEMFLAGS_REFUSED)) {
-      vkfd_err(
-         "ctx %u: MEMORY/ALLOC: flags 0x%x (scratch, GDS, NoAddress, OnlyAddress or "
-         "Contiguous) are not supported",
-         ctx->base.id, flags & MEMFLAGS_REFUSED);
+      vkfd_err("ctx %u: MEMORY/ALLOC: flags 0x%x (GDS, NoAddress, OnlyAddress or "
+               "Contiguous) are not supported",
+               ctx->base.id, flags & MEMFLAGS_REFUSED);
       status = VKFD_STATUS_NOT_SUPPORTED;
+   }
+   if (!status && (flags & HSAKMT_MEMFLAG_SCRATCH)) {
+      /* a sub-range of the node's scratch window (hsakmt_scratch.h) */
+      hsakmt_scratch_alloc(r, rsp);
+      return;
    }
    if (!status && (!size || size % page_size())) {
       vkfd_err("ctx %u: MEMORY/ALLOC: size 0x%llx is not a non-zero page multiple",
@@ -313,12 +366,15 @@ memory_map_to_gpu(struct hsakmt_request *r)
    struct hsakmt_memory_rsp *rsp = memory_rsp(r);
    if (!rsp)
       return;
+   if (req->map_to_gpu.need_create_bo == 1) {
+      /* a scratch mapping, which the guest tracks as an object of its own */
+      hsakmt_scratch_map(r, rsp);
+      return;
+   }
    if (req->map_to_gpu.need_create_bo) {
-      /* a scratch mapping: scratch windows are not offered (ALLOC refuses Scratch) */
-      vkfd_err("ctx %u: MEMORY/MAP_MEM_TO_GPU: scratch mappings are not supported",
-               r->ctx->base.id);
-      rsp->hdr.ret = req->map_to_gpu.need_create_bo > 1 ? VKFD_STATUS_INVALID_PARAMETER
-                                                        : VKFD_STATUS_NOT_SUPPORTED;
+      vkfd_err("ctx %u: MEMORY/MAP_MEM_TO_GPU: need_create_bo %u is not a boolean",
+               r->ctx->base.id, req->map_to_gpu.need_create_bo);
+      rsp->hdr.ret = VKFD_STATUS_INVALID_PARAMETER;
       return;
    }
    struct hsakmt_object *obj =
@@ -521,17 +577,20 @@ static const struct hsakmt_subcommand memory_table[HSAKMT_MEMORY_COUNT] = {
    [HSAKMT_MEMORY_DEREG_MEM] = { "DEREG_MEM", memory_deregister },
    [HSAKMT_MEMORY_MAP_USERPTR] = { "MAP_USERPTR", memory_map_userptr },
    [HSAKMT_MEMORY_EXPORT_DMABUF] = { "EXPORT_DMABUF", NULL },
-   [HSAKMT_MEMORY_AMDGPU_IMPORT] = { "AMDGPU_IMPORT", NULL },
-   [HSAKMT_MEMORY_AMDGPU_EXPORT] = { "AMDGPU_EXPORT", NULL },
-   [HSAKMT_MEMORY_AMDGPU_VA_OP] = { "AMDGPU_VA_OP", NULL },
-   [HSAKMT_MEMORY_AMDGPU_BO_FREE] = { "AMDGPU_BO_FREE", NULL },
-   [HSAKMT_MEMORY_SHARE_MEMORY] = { "SHARE_MEMORY", NULL },
-   [HSAKMT_MEMORY_REGISTER_SHARED_HANDLE] = { "REGISTER_SHARED_HANDLE", NULL },
+   [HSAKMT_MEMORY_AMDGPU_IMPORT] = { "AMDGPU_IMPORT", hsakmt_memory_amdgpu },
+   [HSAKMT_MEMORY_AMDGPU_EXPORT] = { "AMDGPU_EXPORT", hsakmt_memory_amdgpu },
+   [HSAKMT_MEMORY_AMDGPU_VA_OP] = { "AMDGPU_VA_OP", hsakmt_memory_amdgpu },
+   [HSAKMT_MEMORY_AMDGPU_BO_FREE] = { "AMDGPU_BO_FREE", hsakmt_memory_amdgpu },
+   [HSAKMT_MEMORY_SHARE_MEMORY] = { "SHARE_MEMORY", hsakmt_memory_share },
+   [HSAKMT_MEMORY_REGISTER_SHARED_HANDLE] = { "REGISTER_SHARED_HANDLE",
+                                              hsakmt_memory_register_shared_handle },
    [HSAKMT_MEMORY_SET_MEM_POLICY] = { "SET_MEM_POLICY", memory_set_policy },
-   [HSAKMT_MEMORY_SVM_GET_ATTR] = { "SVM_GET_ATTR", NULL },
-   [HSAKMT_MEMORY_SVM_SET_ATTR] = { "SVM_SET_ATTR", NULL },
-   [HSAKMT_MEMORY_AMDGPU_BO_QUERY_INFO] = { "AMDGPU_BO_QUERY_INFO", NULL },
-   [HSAKMT_MEMORY_AMDGPU_BO_SET_METADATA] = { "AMDGPU_BO_SET_METADATA", NULL },
+   [HSAKMT_MEMORY_SVM_GET_ATTR] = { "SVM_GET_ATTR", hsakmt_memory_svm_attr },
+   [HSAKMT_MEMORY_SVM_SET_ATTR] = { "SVM_SET_ATTR", hsakmt_memory_svm_attr },
+   [HSAKMT_MEMORY_AMDGPU_BO_QUERY_INFO] = { "AMDGPU_BO_QUERY_INFO",
+                                            hsakmt_memory_amdgpu },
+   [HSAKMT_MEMORY_AMDGPU_BO_SET_METADATA] = { "AMDGPU_BO_SET_METADATA",
+                                              hsakmt_memory_amdgpu },
 };
 
 void
@@ -539,64 +598,4 @@ hsakmt_memory(struct hsakmt_request *r)
 {
    hsakmt_dispatch_subcommand(r, "MEMORY", memory_table, HSAKMT_MEMORY_COUNT,
                               memory_req(r)->type, sizeof(struct hsakmt_memory_rsp));
-}
-
-int
-hsakmt_object_claim_blob(struct hsakmt_context *ctx,
-                         const struct vkfd_blob_request *request, struct vkfd_blob *blob)
-{
-   if (request->blob_mem != VIRGL_RENDERER_BLOB_MEM_HOST3D) {
-      vkfd_err("ctx %u: res %u: blob_mem %u for blob id %llu", ctx->base.id,
-               request->res_id, request->blob_mem, (unsigned long long)request->blob_id);
-      return -EINVAL;
-   }
-   struct hsakmt_object *obj = hsakmt_objects_claim(&ctx->objects, request->blob_id);
-   if (!obj) {
-      vkfd_err("ctx %u: res %u: blob id %llu names no pending object", ctx->base.id,
-               request->res_id, (unsigned long long)request->blob_id);
-      return -EINVAL;
-   }
-   int ret = -EINVAL;
-   if (obj->kind == HSAKMT_OBJECT_HOST_MEM) {
-      struct hsakmt_host_mem *mem = (struct hsakmt_host_mem *)obj;
-      bool host_access = mem->flags & HSAKMT_MEMFLAG_HOST_ACCESS;
-      bool mappable = request->blob_flags & VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE;
-      uint64_t limit;
-      /* QEMU maps `size` bytes at the VA: never more than the allocation (§6 #7) */
-      if (vkfd_ckd_align_up(&limit, mem->size, page_size()) || request->size > limit) {
-         vkfd_err("ctx %u: res %u: blob size 0x%llx exceeds its allocation 0x%llx",
-                  ctx->base.id, request->res_id, (unsigned long long)request->size,
-                  (unsigned long long)mem->size);
-      } else if (mappable && !host_access) {
-         vkfd_err("ctx %u: res %u: MAPPABLE blob of memory without host access",
-                  ctx->base.id, request->res_id);
-      } else if (request->blob_flags & ~VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE) {
-         vkfd_err("ctx %u: res %u: blob flags 0x%x for KFD memory", ctx->base.id,
-                  request->res_id, request->blob_flags);
-      } else {
-         ret = 0;
-         bool vram = mem->node != 0 && (mem->flags & HSAKMT_MEMFLAG_NON_PAGED);
-         blob->kind = mappable ? VKFD_BLOB_VA : VKFD_BLOB_NONE;
-         blob->va = (void *)(uintptr_t)mem->va;
-         blob->backing = &mem->buffer->backing;
-         blob->map_info = mappable ? (vram ? VIRGL_RENDERER_MAP_CACHE_WC
-                                           : VIRGL_RENDERER_MAP_CACHE_CACHED)
-                                   : VIRGL_RENDERER_MAP_CACHE_NONE;
-      }
-   } else {
-      vkfd_err("ctx %u: res %u: blob id %llu names a %s object, which has no blob here",
-               ctx->base.id, request->res_id, (unsigned long long)request->blob_id,
-               obj->ops->name);
-   }
-   if (!ret)
-      ret = hsakmt_objects_bind(&ctx->objects, request->res_id, obj);
-   if (ret) {
-      /* claim-once: a refused blob destroys what the command created */
-      blob->backing = NULL;
-      obj->ops->destroy(ctx, obj);
-   } else if (obj->kind == HSAKMT_OBJECT_HOST_MEM) {
-      /* from here on the resource owns the memory and frees it at its unref */
-      ((struct hsakmt_host_mem *)obj)->buffer_claimed = true;
-   }
-   return ret;
 }

@@ -102,4 +102,64 @@ int vkfd_kfd_unmap_from_gpu(void *address);
 int vkfd_kfd_alloc_fixed(uint32_t node, uint64_t size, uint32_t mem_flags, void *address);
 int vkfd_kfd_free(void *address, uint64_t size);
 
+/* Exports an allocation for another KFD process (the kernel's IPC ioctls). */
+int vkfd_kfd_share_memory(void *address, uint64_t size, uint32_t handle[8]);
+
+/*
+ * Events (vkfd_kfd_event.c). A KFD event is libhsakmt's HsaEvent, opaque above this
+ * layer; the pointer never leaves the host.
+ */
+struct vkfd_kfd_event;
+
+int
+vkfd_kfd_event_create(const struct hsakmt_wire_event_descriptor *desc, bool manual_reset,
+                      bool is_signaled, struct vkfd_kfd_event **event);
+
+/* The event as libhsakmt describes it, in the wire layout (§3.10). */
+void vkfd_kfd_event_describe(const struct vkfd_kfd_event *event,
+                             struct hsakmt_wire_event *wire);
+
+int vkfd_kfd_event_destroy(struct vkfd_kfd_event *event);
+int vkfd_kfd_event_set(struct vkfd_kfd_event *event);
+int vkfd_kfd_event_reset(struct vkfd_kfd_event *event);
+
+/*
+ * Whether the event is signalled, without waiting: SUCCESS or WAIT_TIMEOUT. Like any
+ * wait, it consumes the signal of an auto-reset event. (libhsakmt's own
+ * hsaKmtQueryEventState answers SUCCESS for every event, measured on 5.2.3 and
+ * 6.2.4, so it cannot be used.)
+ */
+int vkfd_kfd_event_poll(struct vkfd_kfd_event *event);
+
+/* Sets a GPU's trap handler for the whole KFD process. */
+int vkfd_kfd_set_trap_handler(uint32_t node, uint64_t handler, uint64_t handler_size,
+                              uint64_t buffer, uint64_t buffer_size);
+
+/*
+ * User-mode queues (vkfd_kfd_queue.c). `id` is libhsakmt's queue id, a pointer to its
+ * queue record: it never leaves the host.
+ */
+struct vkfd_kfd_queue_request {
+   uint32_t node;
+   uint32_t type; /* HSA_QUEUE_TYPE, as on the wire (§3.7) */
+   uint32_t percentage;
+   int32_t priority; /* -3 .. 3 */
+   uint64_t ring;
+   uint64_t ring_size;
+   uint64_t write_ptr; /* AQL: the guest's, inside its own KFD memory */
+   uint64_t read_ptr;
+   struct vkfd_kfd_event *event; /* or NULL */
+};
+
+int vkfd_kfd_queue_create(const struct vkfd_kfd_queue_request *request, uint64_t *id,
+                          uint64_t *doorbell);
+int vkfd_kfd_queue_destroy(uint64_t id);
+int vkfd_kfd_queue_update(uint64_t id, uint32_t percentage, int32_t priority,
+                          uint64_t ring, uint64_t ring_size);
+
+/* The numbers of HsaQueueInfo; its pointers (host addresses) are left 0 (§3.17). */
+int vkfd_kfd_queue_info(uint64_t id, struct hsakmt_wire_queue_info *info);
+
+int vkfd_kfd_queue_cu_mask(uint64_t id, uint32_t bits, const uint32_t *mask);
+
 #endif /* VKFD_KFD_H */

@@ -37,6 +37,16 @@ struct vkfd_kfd_device {
 
 struct vkfd_kfd_device *vkfd_kfd_device_get(void);
 
+/* Runs `call` with the device lock held, or fails when the device is closed. */
+#define KFD_CALL(dev, call)                                                       \
+   ({                                                                             \
+      pthread_mutex_lock(&(dev)->lock);                                           \
+      int status_ =                                                               \
+         (dev)->users ? (int)(call) : HSAKMT_STATUS_KERNEL_IO_CHANNEL_NOT_OPENED; \
+      pthread_mutex_unlock(&(dev)->lock);                                         \
+      status_;                                                                    \
+   })
+
 /* Reads gpu_id and the properties 5.2.3 lacks for `node` from sysfs. */
 void vkfd_kfd_topology_read_extra(uint32_t node, struct vkfd_kfd_node_extra *extra);
 

@@ -53,12 +53,14 @@ typedef HSAKMT_STATUS (*vkfd_hsakmt_alloc_align_fn)(HSAuint32 node, HSAuint64 si
    X(hsaKmtSetEvent)                \
    X(hsaKmtResetEvent)              \
    X(hsaKmtQueryEventState)         \
+   X(hsaKmtWaitOnEvent)             \
    X(hsaKmtSetTrapHandler)          \
    X(hsaKmtCreateQueue)             \
    X(hsaKmtDestroyQueue)            \
    X(hsaKmtUpdateQueue)             \
    X(hsaKmtGetQueueInfo)            \
-   X(hsaKmtSetQueueCUMask)
+   X(hsaKmtSetQueueCUMask)          \
+   X(hsaKmtShareMemory)
 
 #define VKFD_HSAKMT_OPTIONAL(X)                                 \
    X(hsaKmtAvailableMemory, vkfd_hsakmt_available_memory_fn)    \

@@ -36,16 +36,6 @@ mem_flags(uint32_t value)
    return flags;
 }
 
-/* Runs `call` with the device lock held, or fails when the device is closed. */
-#define KFD_CALL(dev, call)                                                       \
-   ({                                                                             \
-      pthread_mutex_lock(&(dev)->lock);                                           \
-      int status_ =                                                               \
-         (dev)->users ? (int)(call) : HSAKMT_STATUS_KERNEL_IO_CHANNEL_NOT_OPENED; \
-      pthread_mutex_unlock(&(dev)->lock);                                         \
-      status_;                                                                    \
-   })
-
 int
 vkfd_kfd_register_memory(void *address, uint64_t size, uint32_t flags)
 {
@@ -148,5 +138,18 @@ vkfd_kfd_available_memory(uint32_t node, uint64_t *bytes)
          close(fd);
    }
    pthread_mutex_unlock(&dev->lock);
+   return status;
+}
+
+int
+vkfd_kfd_share_memory(void *address, uint64_t size, uint32_t handle[8])
+{
+   struct vkfd_kfd_device *dev = vkfd_kfd_device_get();
+   HsaSharedMemoryHandle shared;
+   _Static_assert(sizeof(shared) == 8 * sizeof(uint32_t),
+                  "HsaSharedMemoryHandle is 32 opaque bytes (§3.18)");
+   memset(&shared, 0, sizeof(shared));
+   int status = KFD_CALL(dev, dev->api->hsaKmtShareMemory(address, size, &shared));
+   memcpy(handle, &shared, sizeof(shared));
    return status;
 }

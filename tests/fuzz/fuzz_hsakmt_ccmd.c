@@ -25,6 +25,9 @@
  *   prefix[1]  the slot lengths pre-written for every request header the guest sends
  *              (bits 0-1): 0 the guest's, 1 a variant-N guest's (§7), 2 8 bytes,
  *              3 none (0); bit 2 adds 64 KiB
+ *              bit 3: the guest has an event, an AQL queue on its ring and
+ *              amd_queue_t, and scratch, which the stream names through placeholders
+ *              (fuzz_hsakmt_compute.h)
  *   prefix[2]  a blob id to claim with CREATE_BLOB(HOST3D) after the second submit
  *              (what MEMORY/ALLOC left pending), 0 for none
  *   prefix[3]  what happens to the claimed blob (wire-protocol.md §4.1, lifetime rule)
@@ -58,6 +61,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "fuzz_hsakmt_compute.h"
 #include "kfdsim.h"
 #include "virglrenderer.h"
 #include "virtkfd/hsakmt_proto.h"
@@ -65,6 +69,7 @@
 #define PAGE_SIZE        4096u
 #define KEEPER_CTX       1u
 #define FUZZ_CTX         2u
+#define WARM_UP_CTX      3u
 #define SHMEM_RES        1u
 #define USERPTR_RES      2u
 #define USERPTR2_RES     4u
@@ -93,6 +98,7 @@
 #define SLOT_TINY        2u
 #define SLOT_NONE        3u
 #define SLOT_EXTRA       (1u << 2)
+#define SETUP_COMPUTE    (1u << 3)
 
 #define ADDRESS_TOKEN    0xfeedf00du
 #define CANARY           0xa5u
@@ -184,6 +190,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
    if (virgl_renderer_context_create_with_flags(KEEPER_CTX, HSAKMT_CAPSET_ID, 6,
                                                 "keeper"))
       fail("the keeper context cannot be created");
+   /* what libhsakmt keeps once it made it must not count against the first input */
+   fuzz_compute_warm_up(WARM_UP_CTX);
 
    size_t ram_size = GUEST_RAM_PAGES * PAGE_SIZE;
    fuzz.guest_ram_fd = memfd_create("fuzz-guest-ram", MFD_CLOEXEC);
@@ -618,6 +626,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       if (handle)
          patch_addresses(stream, stream_size, handle);
    }
+   struct fuzz_compute compute = { .ctx_id = FUZZ_CTX, .shmem = shmem };
+   if (slot_mode & SETUP_COMPUTE) {
+      fuzz_compute_setup(&compute);
+      fuzz_compute_patch(&compute, stream, stream_size);
+   }
    submit_and_check(shmem, stream, stream_size, slot_mode);
    unsigned life = prefix[3];
    uint8_t *claimed_map = NULL;
@@ -659,6 +672,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       virgl_renderer_resource_unref(USERPTR2_RES);
    if (claimed)
       virgl_renderer_resource_unref(CLAIM_RES);
+   fuzz_compute_release(&compute);
    if (!(flags & FLAG_CTX_FIRST))
       virgl_renderer_context_destroy(FUZZ_CTX);
    free(stream);

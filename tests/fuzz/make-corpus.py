@@ -23,6 +23,9 @@ TYPE_OFFSET = {QUERY_INFO: 48, EVENT: 80, MEMORY: 304, QUEUE: 124, GL_INTER: 40}
 USERPTR, SPLIT, RDONLY, DETACH_IOV, CTX_FIRST, PREMAP, ALONE, SECOND = (
     1 << i for i in range(8))
 SLOT_GUEST, SLOT_VARIANT_N, SLOT_TINY, SLOT_NONE, SLOT_EXTRA = 0, 1, 2, 3, 4
+# prefix[1] bit 3: the harness's event, AQL queue and scratch (fuzz_hsakmt_compute.h)
+COMPUTE = 8
+EVENT_RES, RING_RES, AMD_QUEUE_RES, QUEUE_RES, DOORBELL_RES, SCRATCH_RES = 5, 6, 7, 8, 9, 10
 KEEP_MAPPED, DETACH, FOREIGN = 1 << 0, 1 << 1, 1 << 2
 USERPTR_RES, USERPTR2_RES = 2, 4
 USERPTR_SIZE = 4 * 4096
@@ -31,6 +34,26 @@ USERPTR_SIZE = 4 * 4096
 def token(offset=0):
     """An address the harness replaces with the userptr's handle + offset (PREMAP)."""
     return (0xFEEDF00D << 32) | offset
+
+
+def event_token():
+    """The harness's event token (COMPUTE)."""
+    return 0xFEEDF00E << 32
+
+
+def ring(offset=0):
+    """The harness's ring VA + offset (COMPUTE)."""
+    return (0xFEEDF00F << 32) | offset
+
+
+def amd_queue(offset=0):
+    """The harness's amd_queue_t VA + offset (COMPUTE)."""
+    return (0xFEEDF010 << 32) | offset
+
+
+def scratch(offset=0):
+    """The harness's scratch VA + offset (COMPUTE)."""
+    return (0xFEEDF011 << 32) | offset
 
 
 CPU_NODE, GPU_NODE = 0, 1
@@ -275,6 +298,63 @@ def corpus():
         Stream().add(QUEUE, [(16, "I", 32)], type_=4, payload=b"\xff" * 4))
     add("queue-alloc-gws", seed(),
         Stream().add(QUEUE, [(16, "I", 1)], type_=5, payload=struct.pack("<I", 0)))
+
+    # the harness's compute objects, named as a guest names them (COMPUTE)
+    def event_op(st, type_, res_id=EVENT_RES):
+        return st.add(EVENT, [(16, "Q", event_token()), (96, "I", res_id)], type_=type_)
+
+    def queue_op(st, type_, fields=(), **kw):
+        return st.add(QUEUE, list(fields) + [(120, "I", QUEUE_RES)], type_=type_, **kw)
+
+    aql_create = [(16, "I", GPU_NODE), (20, "I", 21), (24, "I", 100), (32, "q", 0),
+                  (44, "I", 0xFFFFFFFF), (48, "Q", ring()), (56, "Q", 0x10000),
+                  (64, "Q", event_token()), (80, "Q", amd_queue(56)),
+                  (88, "Q", amd_queue(128)), (96, "Q", 20), (120, "I", AMD_QUEUE_RES),
+                  (128, "I", RING_RES)]
+    update = [(24, "I", 50), (32, "q", 2), (40, "Q", ring()), (48, "Q", 0x10000),
+              (128, "I", RING_RES)]
+    scratch_map = [(16, "Q", scratch(0x100000)), (24, "Q", 0x100000), (32, "B", 1)]
+    trap = [(16, "Q", ring()), (24, "Q", 4096), (32, "Q", amd_queue()), (40, "Q", 4096),
+            (48, "I", GPU_NODE)]
+    for name, type_ in (("set", 2), ("reset", 3), ("query-state", 4), ("destroy", 1)):
+        add("compute-event-" + name, seed(slot_mode=COMPUTE), event_op(Stream(), type_))
+    add("compute-event-set-trap", seed(slot_mode=COMPUTE),
+        Stream().add(EVENT, trap, type_=6))
+    add("compute-queue-create", seed(slot_mode=COMPUTE, claim=20),
+        Stream().add(QUEUE, aql_create, type_=0))
+    add("compute-queue-create-doorbell", seed(slot_mode=COMPUTE),
+        Stream().add(QUEUE, aql_create + [(112, "Q", 21)], type_=0))
+    add("compute-queue-update", seed(slot_mode=COMPUTE), queue_op(Stream(), 2, update))
+    add("compute-queue-get-info", seed(slot_mode=COMPUTE), queue_op(Stream(), 3))
+    add("compute-queue-get-info-variant-n", seed(slot_mode=COMPUTE | SLOT_VARIANT_N),
+        queue_op(Stream(), 3, rsp_len=176))
+    add("compute-queue-set-cu-mask", seed(slot_mode=COMPUTE),
+        queue_op(Stream(), 4, [(16, "I", 64)], payload=b"\xff" * 8))
+    add("compute-queue-alloc-gws", seed(slot_mode=COMPUTE),
+        queue_op(Stream(), 5, [(16, "I", 1)], payload=struct.pack("<I", 0)))
+    add("compute-queue-destroy", seed(slot_mode=COMPUTE), queue_op(Stream(), 1))
+    add("compute-scratch-alloc", seed(slot_mode=COMPUTE, claim=2),
+        memory(Stream(), 0, [(16, "I", GPU_NODE), (20, "I", (1 << 9) | HOST_ACCESS),
+                             (24, "Q", 0x100000)], blob_id=2))
+    add("compute-scratch-map", seed(slot_mode=COMPUTE),
+        memory(Stream(), 5, scratch_map, blob_id=30))
+    add("compute-share-memory", seed(slot_mode=COMPUTE),
+        memory(Stream(), 14, [(16, "Q", ring()), (24, "Q", 4096)], res_id=RING_RES))
+    # the compute life in one submit, and with the context destroyed first
+    for name, flags in (("compute-life", 0), ("compute-life-ctx-first", CTX_FIRST)):
+        st = Stream()
+        event_op(st, 4)
+        event_op(st, 2)
+        event_op(st, 4)
+        event_op(st, 3)
+        st.add(EVENT, trap, type_=6)
+        queue_op(st, 2, update)
+        queue_op(st, 3)
+        memory(st, 5, scratch_map, blob_id=30)
+        st.add(QUEUE, aql_create, type_=0)
+        queue_op(st, 1)
+        queue_op(st, 4, [(16, "I", 32)], payload=b"\x0f" * 4)
+        add(name, seed(flags, slot_mode=COMPUTE), st)
 
     # GL_INTER: REG_GHD_TO_NODES with one node
     add("gl-inter-reg-ghd-to-nodes", seed(),

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "hsakmt/hsakmt_va.h"
+#include "hsakmt_guest_compute.h"
 #include "kfdsim.h"
 
 int
@@ -64,6 +65,27 @@ hsakmt_test_env_start(struct hsakmt_test_env *env)
    /* the baseline includes what libhsakmt itself keeps open (render fds, MMIO page) */
    assert_int_equal(hsakmt_guest_open(&env->guest, 1, 1), 0);
    env->fds = test_count_fds();
+   env->live_bos = kfdsim_live_bos();
+   env->userptrs = kfdsim_userptr_count();
+}
+
+void
+hsakmt_test_env_warm_up_compute(struct hsakmt_test_env *env, uint32_t node)
+{
+   struct hsakmt_guest_aql aql;
+   assert_int_equal(hsakmt_guest_aql_memory(&env->guest, node, 4096, &aql), 0);
+   assert_int_equal(hsakmt_guest_aql_create(&env->guest, &aql, 0, false), 0);
+   struct hsakmt_event_rsp event;
+   uint64_t blob_id = hsakmt_guest_new_blob_id(&env->guest);
+   assert_int_equal(
+      hsakmt_guest_create_event(&env->guest, node, false, false, blob_id, &event), 0);
+   uint32_t event_res = hsakmt_guest_new_res_id(&env->guest);
+   assert_int_equal(hsakmt_guest_claim(&env->guest, event_res, blob_id, 0, 72), 0);
+   virgl_renderer_resource_unref(event_res);
+   virgl_renderer_resource_unref(aql.queue_res);
+   hsakmt_guest_aql_memory_release(&env->guest, &aql);
+   assert_int_equal(kfdsim_live_queues(), 0);
+   /* buffers only: the warm-up opens no fd of its own */
    env->live_bos = kfdsim_live_bos();
    env->userptrs = kfdsim_userptr_count();
 }

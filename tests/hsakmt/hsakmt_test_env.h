@@ -37,6 +37,14 @@ void hsakmt_test_assert_no_host_address(uint64_t value, uint64_t size, const cha
 /* Initialises the renderer and opens one guest context (ctx 1). */
 void hsakmt_test_env_start(struct hsakmt_test_env *env);
 
+/*
+ * libhsakmt keeps some buffers for the life of the KFD process once it needed them:
+ * the doorbell page of each GPU (until hsaKmtCloseKFD) and the events page (never
+ * freed). Creates one AQL queue on `node` and one event, releases them, and takes the
+ * leak baseline again with those buffers in it. Needs OPEN_KFD done and the window.
+ */
+void hsakmt_test_env_warm_up_compute(struct hsakmt_test_env *env, uint32_t node);
+
 /* Tears it all down and asserts that nothing leaked. */
 void hsakmt_test_env_stop(struct hsakmt_test_env *env);
 

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "hsakmt/hsakmt_limits.h"
+#include "hsakmt_guest_compute.h"
 #include "hsakmt_test_env.h"
 #include "kfdsim.h"
 
@@ -232,11 +233,47 @@ test_window_and_sysmem_limits(void **state)
 }
 
 static void
+test_queue_and_event_limits(void **state)
+{
+   /* amdkfd has 1024 queues and 4096 events for every context together */
+   use_limits(NULL);
+   hsakmt_test_env_warm_up_compute(&env, gpu);
+   assert_int_equal(hsakmt_limit_of(HSAKMT_LIMIT_QUEUES, 0), 256);
+   assert_int_equal(hsakmt_limit_of(HSAKMT_LIMIT_EVENTS, 0), 1024);
+   use_limits("events=2,queues=1");
+   uint64_t blob_ids[3];
+   for (int i = 0; i < 3; i++) {
+      blob_ids[i] = hsakmt_guest_new_blob_id(&env.guest);
+      assert_int_equal(
+         hsakmt_guest_create_event(&env.guest, gpu, false, false, blob_ids[i], NULL),
+         i < 2 ? 0 : VKFD_STATUS_NO_MEMORY);
+   }
+   /* the other context has its own */
+   assert_int_equal(hsakmt_guest_create_event(&b, gpu, false, false,
+                                              hsakmt_guest_new_blob_id(&b), NULL),
+                    0);
+   struct hsakmt_guest_aql aql;
+   assert_int_equal(hsakmt_guest_aql_memory(&env.guest, gpu, 4096, &aql), 0);
+   assert_int_equal(hsakmt_guest_aql_create(&env.guest, &aql, 0, true), 0);
+   uint32_t first_queue = aql.queue_res, doorbell = aql.doorbell_res;
+   assert_int_equal(hsakmt_guest_aql_create(&env.guest, &aql, 0, false),
+                    VKFD_STATUS_NO_MEMORY);
+   /* a queue that goes gives its place back */
+   virgl_renderer_resource_unref(first_queue);
+   assert_int_equal(hsakmt_guest_aql_create(&env.guest, &aql, 0, false), 0);
+   virgl_renderer_resource_unref(aql.queue_res);
+   virgl_renderer_resource_unref(doorbell);
+   hsakmt_guest_aql_memory_release(&env.guest, &aql);
+   /* the pending events go with their contexts */
+}
+
+static void
 test_bad_settings_keep_defaults(void **state)
 {
-   use_limits("vram=abc,window=0%,objects=50%,sysmem=101%,frobs=3,window");
+   use_limits("vram=abc,window=0%,objects=50%,sysmem=101%,frobs=3,window,queues=5%");
    assert_true(hsakmt_limit_of(HSAKMT_LIMIT_VRAM, gpu) == vram_size * 9 / 10);
    assert_int_equal(hsakmt_limit_of(HSAKMT_LIMIT_OBJECTS, 0), 65536);
+   assert_int_equal(hsakmt_limit_of(HSAKMT_LIMIT_QUEUES, 0), 256);
    use_limits("objects=12,vram=512M,sysmem=1T");
    assert_int_equal(hsakmt_limit_of(HSAKMT_LIMIT_OBJECTS, 0), 12);
    assert_true(hsakmt_limit_of(HSAKMT_LIMIT_VRAM, gpu) == 512 * MIB);
@@ -257,6 +294,7 @@ main(void)
       T(test_vram_limit),
       T(test_object_limit),
       T(test_window_and_sysmem_limits),
+      T(test_queue_and_event_limits),
       T(test_bad_settings_keep_defaults),
    };
 #undef T

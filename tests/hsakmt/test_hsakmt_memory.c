@@ -188,14 +188,16 @@ test_map_mem_to_gpu(void **state)
    struct kfdsim_bo_info bo;
    assert_int_equal(kfdsim_bo_find(va, &bo), 0);
    assert_true(bo.mapped_gpus >= 1);
-   /* a boolean of 2, and the scratch form this host does not offer */
+   /* a boolean of 2, and the scratch form on memory that is no scratch (§6.2 row 16) */
    req.map_to_gpu.need_create_bo = 2;
    assert_int_equal(hsakmt_guest_memory(&env.guest, &req, 0)->hdr.ret,
                     VKFD_STATUS_INVALID_PARAMETER);
    req.map_to_gpu.need_create_bo = 1;
+   req.blob_id = hsakmt_guest_new_blob_id(&env.guest);
    assert_int_equal(hsakmt_guest_memory(&env.guest, &req, 0)->hdr.ret,
-                    VKFD_STATUS_NOT_SUPPORTED);
+                    VKFD_STATUS_INVALID_PARAMETER);
    req.map_to_gpu.need_create_bo = 0;
+   req.blob_id = 0;
    req.map_to_gpu.memory_address = va + 2 * MIB; /* past the end */
    assert_int_equal(hsakmt_guest_memory(&env.guest, &req, 0)->hdr.ret,
                     VKFD_STATUS_INVALID_PARAMETER);
@@ -249,7 +251,7 @@ test_alloc_refusals(void **state)
    assert_int_equal(
       hsakmt_guest_alloc(&env.guest, gpu, vram | (1u << 25), 4096, 0, id, &va),
       VKFD_STATUS_INVALID_PARAMETER);
-   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, vram | HSAKMT_MEMFLAG_SCRATCH,
+   assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, vram | HSAKMT_MEMFLAG_GDS_MEMORY,
                                        4096, 0, id, &va),
                     VKFD_STATUS_NOT_SUPPORTED);
    assert_int_equal(hsakmt_guest_alloc(&env.guest, gpu, vram | HSAKMT_MEMFLAG_NO_ADDRESS,

@@ -167,6 +167,35 @@ int kfdsim_gpu_write(uint64_t gpu_va, const void *buf, size_t len);
  */
 int kfdsim_doorbell_read(uint32_t gpu_id, uint32_t offset, uint64_t *value);
 
+/* What the command processor did in one kfdsim_queue_run(). */
+struct kfdsim_cp_report {
+   uint64_t doorbell;   /* the doorbell's value: the last packet index published */
+   uint64_t read_index; /* the read dispatch id after the run */
+   uint32_t packets;    /* packets taken */
+   uint32_t signals_completed;
+   uint32_t events_raised;  /* completion signals with an event mailbox */
+   uint8_t last_packet[64]; /* the last packet taken, as the GPU fetched it */
+};
+
+/* Run the command processor of AQL queue queue_id once, as after a doorbell
+ * write: take the packets from the read dispatch id up to the doorbell's index
+ * through the GPU's view of the ring (see kfdsim_cp.c). No shader runs; each
+ * packet's completion signal is decremented and its event raised. -EINVAL for
+ * an unknown or non-AQL queue, -EFAULT when memory is not mapped to the GPU.
+ */
+int kfdsim_queue_run(uint32_t queue_id, struct kfdsim_cp_report *report);
+
+/* The queue whose ring starts at ring_base (a GPU VA). -ENOENT if none. */
+int kfdsim_queue_find(uint64_t ring_base, uint32_t *queue_id);
+
+/* The file and offset behind `len` bytes of a CPU mapping of emulated device
+ * memory at `addr` (a BO, a doorbell or MMIO page): *fd is a new fd (O_CLOEXEC)
+ * of the emulator's device-memory memfd, which the caller closes. Lets a test
+ * server give another process the memory a VMM would map (kfdsim_share.c).
+ * -ENOENT when the range is not one mapping of device memory.
+ */
+int kfdsim_share_range(const void *addr, size_t len, int *fd, uint64_t *offset);
+
 /* --- injection ----------------------------------------------------------- */
 
 /* Signal event_id as the GPU would (end-of-pipe interrupt): waiters wake up.

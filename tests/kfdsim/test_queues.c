@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -132,6 +134,88 @@ test_sdma_queue(void **state)
    assert_int_equal(hsaKmtDestroyQueue(q.res.QueueId), HSAKMT_STATUS_SUCCESS);
 }
 
+/* The command processor takes what user mode published, through the GPU's view. */
+static void
+test_cp_takes_packets(void **state)
+{
+   HsaMemFlags flags = { 0 };
+   HSAuint64 alt;
+   void *ids = NULL;
+   struct queue q;
+   struct kfdsim_cp_report report;
+   uint32_t other;
+
+   flags.ui32.HostAccess = 1;
+   flags.ui32.PageSize = HSA_PAGE_SIZE_4KB;
+   assert_int_equal(hsaKmtAllocMemory(0, 4096, flags, &ids), HSAKMT_STATUS_SUCCESS);
+   memset(ids, 0, 4096);
+   assert_int_equal(hsaKmtMapMemoryToGPU(ring, RING_SIZE, &alt), HSAKMT_STATUS_SUCCESS);
+   assert_int_equal(hsaKmtMapMemoryToGPU(ids, 4096, &alt), HSAKMT_STATUS_SUCCESS);
+   for (uint32_t off = 0; off < RING_SIZE; off += 64)
+      *(uint16_t *)((uint8_t *)ring + off) = 1; /* INVALID */
+
+   memset(&q, 0, sizeof(q));
+   q.res.Queue_write_ptr_aql = (HSAuint64 *)((uint8_t *)ids + 56);
+   q.res.Queue_read_ptr_aql = (HSAuint64 *)((uint8_t *)ids + 128);
+   assert_int_equal(hsaKmtCreateQueue(gpu_node, HSA_QUEUE_COMPUTE_AQL, 100,
+                                      HSA_QUEUE_PRIORITY_NORMAL, ring, RING_SIZE, NULL,
+                                      &q.res),
+                    HSAKMT_STATUS_SUCCESS);
+   struct kfdsim_ioctl_record rec;
+   test_last_ioctl(_IOC_NR(AMDKFD_IOC_CREATE_QUEUE), &rec);
+   memcpy(&q.args, rec.out, sizeof(q.args));
+   assert_int_equal(kfdsim_queue_find((uintptr_t)ring, &other), 0);
+   assert_int_equal(other, q.args.queue_id);
+
+   /* two barriers, the second with a completion signal (an amd_signal_t of 64 bytes
+    * at ids + 2048, value 5, no mailbox); the doorbell names the last index */
+   uint8_t *signal = (uint8_t *)ids + 2048;
+   int64_t value = 5;
+   uint64_t signal_va = (uintptr_t)signal;
+   memcpy(signal + 8, &value, 8);
+   uint8_t *slot1 = (uint8_t *)ring + 64;
+   memcpy(slot1 + 56, &signal_va, 8);
+   *(uint16_t *)slot1 = 3;
+   *(uint16_t *)ring = 3;
+   *(volatile uint64_t *)q.res.Queue_DoorBell = 1;
+   assert_int_equal(kfdsim_queue_run(q.args.queue_id, &report), 0);
+   assert_int_equal(report.doorbell, 1);
+   assert_int_equal(report.packets, 2);
+   assert_int_equal(report.signals_completed, 1);
+   assert_int_equal(report.events_raised, 0);
+   assert_int_equal(report.read_index, 2);
+   assert_memory_equal(report.last_packet + 56, &signal_va, 8);
+   memcpy(&value, signal + 8, 8);
+   assert_int_equal(value, 4);
+   assert_int_equal(*(uint64_t *)((uint8_t *)ids + 128), 2);
+   assert_int_equal(*(uint16_t *)ring, 1);
+   /* nothing new: the CP takes nothing */
+   assert_int_equal(kfdsim_queue_run(q.args.queue_id, &report), 0);
+   assert_int_equal(report.packets, 0);
+
+   /* the doorbell page is device memory another process could be handed */
+   int fd = -1;
+   uint64_t offset = 0;
+   void *page = (void *)((uintptr_t)q.res.Queue_DoorBell & ~(uintptr_t)8191);
+   assert_int_equal(kfdsim_share_range(page, 8192, &fd, &offset), 0);
+   uint8_t *view =
+      mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)offset);
+   assert_true(view != MAP_FAILED);
+   uint64_t seen;
+   memcpy(&seen, view + ((uintptr_t)q.res.Queue_DoorBell - (uintptr_t)page), 8);
+   assert_int_equal(seen, 1);
+   munmap(view, 8192);
+   close(fd);
+   assert_int_equal(kfdsim_share_range(&fd, sizeof(fd), &fd, &offset), -ENOENT);
+
+   assert_int_equal(hsaKmtDestroyQueue(q.res.QueueId), HSAKMT_STATUS_SUCCESS);
+   assert_int_equal(kfdsim_queue_run(q.args.queue_id, &report), -EINVAL);
+   assert_int_equal(kfdsim_queue_find((uintptr_t)ring, &other), -ENOENT);
+   assert_int_equal(hsaKmtUnmapMemoryToGPU(ids), HSAKMT_STATUS_SUCCESS);
+   assert_int_equal(hsaKmtUnmapMemoryToGPU(ring), HSAKMT_STATUS_SUCCESS);
+   assert_int_equal(hsaKmtFreeMemory(ids, 4096), HSAKMT_STATUS_SUCCESS);
+}
+
 static int
 group_setup(void **state)
 {
@@ -165,6 +249,7 @@ main(void)
       cmocka_unit_test(test_update_and_wave_state),
       cmocka_unit_test(test_cu_mask_and_gws),
       cmocka_unit_test(test_sdma_queue),
+      cmocka_unit_test(test_cp_takes_packets),
    };
 
    return cmocka_run_group_tests(tests, group_setup, group_teardown);

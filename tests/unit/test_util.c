@@ -16,6 +16,7 @@
 #include "util/vkfd_hash.h"
 #include "util/vkfd_list.h"
 #include "util/vkfd_math.h"
+#include "util/vkfd_range.h"
 
 static void *
 value_for(uint64_t key)
@@ -128,6 +129,35 @@ test_list_splice_and_delete(void **state)
    }
 }
 
+static void
+test_range_take_give_merge(void **state)
+{
+   struct vkfd_range range;
+   const uint64_t base = 0x10000000, size = 0x100000;
+   assert_int_equal(vkfd_range_init(&range, base, size), 0);
+   uint64_t a, b, c;
+   assert_int_equal(vkfd_range_take(&range, 0x1000, 0x1000, &a), 0);
+   assert_int_equal(a, base);
+   /* aligned past what is taken: the gap before it stays free */
+   assert_int_equal(vkfd_range_take(&range, 0x10000, 0x10000, &b), 0);
+   assert_int_equal(b, base + 0x10000);
+   assert_int_equal(vkfd_range_take(&range, 0x1000, 0x1000, &c), 0);
+   assert_int_equal(c, base + 0x1000);
+   assert_int_equal(range.used, 0x12000);
+   assert_int_equal(vkfd_range_take(&range, size, 0x1000, &a), -ENOSPC);
+   assert_int_equal(vkfd_range_take(&range, 0, 0x1000, &a), -EINVAL);
+   assert_int_equal(vkfd_range_take(&range, 0x1000, 3, &a), -EINVAL);
+   assert_int_equal(vkfd_range_take(&range, UINT64_MAX, 0x1000, &a), -ENOSPC);
+   /* giving back in any order merges everything into one extent again */
+   assert_int_equal(vkfd_range_give(&range, base + 0x10000, 0x10000), 0);
+   assert_int_equal(vkfd_range_give(&range, base, 0x1000), 0);
+   assert_int_equal(vkfd_range_give(&range, base + 0x1000, 0x1000), 0);
+   assert_int_equal(range.used, 0);
+   assert_int_equal(vkfd_range_take(&range, size, 0x1000, &a), 0);
+   assert_int_equal(a, base);
+   vkfd_range_fini(&range);
+}
+
 int
 main(void)
 {
@@ -136,6 +166,7 @@ main(void)
       cmocka_unit_test(test_hash_extreme_keys_and_iteration),
       cmocka_unit_test(test_math_overflow),
       cmocka_unit_test(test_list_splice_and_delete),
+      cmocka_unit_test(test_range_take_give_merge),
    };
    return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

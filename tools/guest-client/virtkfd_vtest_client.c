@@ -9,7 +9,10 @@
  * through RESOURCE_CREATE_BLOB_SG -> MAP_USERPTR -> REG_MEM_WITH_FLAG ->
  * MAP_TO_GPU_NODES, and checks that the server's view of guest RAM, and the GPU's
  * when the server runs on the KFD emulator with --debug-commands, hold the bytes
- * it wrote. It prints every step with its time and exits non-zero on failure.
+ * it wrote. There it also runs compute (vtest_client_compute.c): an AQL queue on KFD
+ * memory, a packet, the doorbell rung through its mapping of the doorbell blob, what
+ * the emulated GPU saw, an event the GPU signalled, and the teardown. It prints every
+ * step with its time and exits non-zero on failure.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +24,7 @@
 
 #include "guest_steps.h"
 #include "vtest_client.h"
+#include "vtest_client_compute.h"
 
 #define PAGE        4096u
 #define SHMEM_SIZE  (80u * PAGE)
@@ -258,6 +262,14 @@ main(int argc, char **argv)
          step(ret == 0 && after[VTEST_STAT_OPEN_FDS] == stats[VTEST_STAT_OPEN_FDS],
               "RESOURCE_UNREF -> server fds %u -> %u", stats[VTEST_STAT_OPEN_FDS],
               after[VTEST_STAT_OPEN_FDS]);
+      /* compute needs the emulator's view of the blobs a VMM would map */
+      if (emulated) {
+         printf("compute on GPU node %u:\n", node);
+         vtc_compute_demo(&c, node, step);
+      } else {
+         printf("  (a real KFD: host-VA blobs cannot be handed to a vtest client, so "
+                "the compute steps are skipped)\n");
+      }
    }
    vtc_close(&c);
    for (int i = 0; i < 2; i++) {
