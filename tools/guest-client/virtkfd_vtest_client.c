@@ -196,13 +196,13 @@ main(int argc, char **argv)
 
    uint64_t handle = 0;
    ret = hkc_map_userptr(&c.hk, res, &handle);
-   step(ret == 0 && handle, "ccmd MAP_USERPTR -> alias 0x%llx (ret %d)",
+   step(ret == 0 && handle, "ccmd MAP_USERPTR -> handle 0x%llx (ret %d)",
         (unsigned long long)handle, ret);
    if (ret || !handle)
       return 1;
 
    ret = hkc_reg_mem(&c.hk, res, handle, size, 0);
-   step(ret == 0, "ccmd REG_MEM_WITH_FLAG(alias, %llu KiB) -> ret %d",
+   step(ret == 0, "ccmd REG_MEM_WITH_FLAG(handle, %llu KiB) -> ret %d",
         (unsigned long long)size >> 10, ret);
 
    uint64_t gpu_va = 0;
@@ -265,7 +265,7 @@ main(int argc, char **argv)
       /* compute needs the emulator's view of the blobs a VMM would map */
       if (emulated) {
          printf("compute on GPU node %u:\n", node);
-         vtc_compute_demo(&c, node, step);
+         vtc_compute_demo(&c, node);
       } else {
          printf("  (a real KFD: host-VA blobs cannot be handed to a vtest client, so "
                 "the compute steps are skipped)\n");

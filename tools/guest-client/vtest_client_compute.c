@@ -4,6 +4,8 @@
  */
 #include "vtest_client_compute.h"
 
+#include "guest_steps.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,7 +182,7 @@ event_request(struct vtc *c, struct hsakmt_event_req *req, struct hsakmt_event_r
 /* The ring, the amd_queue_t and an event. */
 static bool
 prepare(struct vtc *c, uint32_t node, struct compute *s, struct hsakmt_event_rsp *event,
-        vtc_step_fn step, bool *skipped)
+        bool *skipped)
 {
    struct hsakmt_query_info_req q;
    memset(&q, 0, sizeof(q));
@@ -239,7 +241,7 @@ prepare(struct vtc *c, uint32_t node, struct compute *s, struct hsakmt_event_rsp
 /* QUEUE CREATE with the doorbell page, and the client's mapping of the page. */
 static bool
 create_queue(struct vtc *c, uint32_t node, struct compute *s, uint64_t event,
-             struct hsakmt_queue_rsp *out, vtc_step_fn step)
+             struct hsakmt_queue_rsp *out)
 {
    struct hsakmt_queue_req req;
    memset(&req, 0, sizeof(req));
@@ -290,15 +292,15 @@ create_queue(struct vtc *c, uint32_t node, struct compute *s, uint64_t event,
 }
 
 bool
-vtc_compute_demo(struct vtc *c, uint32_t node, vtc_step_fn step)
+vtc_compute_demo(struct vtc *c, uint32_t node)
 {
    struct compute s;
    memset(&s, 0, sizeof(s));
    struct hsakmt_event_rsp event;
    struct hsakmt_queue_rsp queue;
    bool skipped = false;
-   bool ok = prepare(c, node, &s, &event, step, &skipped) &&
-             create_queue(c, node, &s, event.event_handle, &queue, step);
+   bool ok = prepare(c, node, &s, &event, &skipped) &&
+             create_queue(c, node, &s, event.event_handle, &queue);
    if (ok) {
       /* an amd_signal_t whose mailbox is the event's slot, as ROCr makes one */
       uint8_t *signal = s.amd_queue.map + SIGNAL_OFFSET;

@@ -30,18 +30,15 @@ void *vtc_debug_map_blob(struct vtc *c, uint32_t res_id, uint64_t address, uint6
 int vtc_debug_queue_run(struct vtc *c, uint64_t ring_va,
                         uint32_t reply[VTEST_QUEUE_RUN_SIZE]);
 
-/* How the demo reports a step: ok or not, and what happened. */
-typedef void (*vtc_step_fn)(bool ok, const char *fmt, ...)
-   __attribute__((format(printf, 2, 3)));
-
 /*
- * The compute steps on GPU node `node`, each reported through `step`: OPEN_KFD, the
+ * The compute steps on GPU node `node`: OPEN_KFD, the
  * ring and amd_queue_t, an event, QUEUE CREATE with the doorbell blob, a barrier
  * packet whose completion signal raises the event, the doorbell rung through the
- * client's mapping, what the emulated GPU saw, QUERY_STATE, and the teardown.
+ * client's mapping, what the emulated GPU saw, QUERY_STATE, and the teardown; each
+ * reported with step() (guest_steps.h).
  * Returns false when a step failed. A server that cannot place KFD memory at fixed
  * addresses (an AddressSanitizer build) gets the steps skipped, with a line saying so.
  */
-bool vtc_compute_demo(struct vtc *c, uint32_t node, vtc_step_fn step);
+bool vtc_compute_demo(struct vtc *c, uint32_t node);
 
 #endif /* VTEST_CLIENT_COMPUTE_H */
