@@ -100,8 +100,9 @@ kfdsim_log_get(size_t index, struct kfdsim_ioctl_record *rec)
 
    if (!s)
       return -ENODEV;
-   if (index < s->log.count)
-      fill_record(&s->log.entries[index], rec);
+   const struct kfdsim_log_entry *entry = kfdsim_log_entry_at(&s->log, index);
+   if (entry)
+      fill_record(entry, rec);
    else
       ret = -ERANGE;
    kfdsim_state_unlock(s);
@@ -117,8 +118,9 @@ kfdsim_log_find_last(unsigned int nr, struct kfdsim_ioctl_record *rec)
    if (!s)
       return -ENODEV;
    for (size_t i = s->log.count; i-- > 0;) {
-      if (s->log.entries[i].nr == nr) {
-         fill_record(&s->log.entries[i], rec);
+      const struct kfdsim_log_entry *entry = kfdsim_log_entry_at(&s->log, i);
+      if (entry->nr == nr) {
+         fill_record(entry, rec);
          ret = 0;
          break;
       }

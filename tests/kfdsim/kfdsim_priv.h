@@ -289,9 +289,11 @@ struct kfdsim_log_entry {
 };
 
 struct kfdsim_log {
-   struct kfdsim_log_entry *entries;
+   struct kfdsim_log_entry *entries; /* a ring of the most recent calls */
+   size_t first;                     /* index of the oldest record */
    size_t count;
    size_t capacity;
+   uint64_t dropped; /* records overwritten since the last reset */
    uint64_t next_seq;
    uint64_t counts[KFDSIM_NR_COUNT];
    struct {
@@ -375,6 +377,9 @@ void kfdsim_log_reset(struct kfdsim_log *log);
 /* Returns the errno to inject for this call of nr, or 0. Counts the call. */
 int kfdsim_log_count_and_inject(struct kfdsim_log *log, unsigned int nr);
 void kfdsim_log_append(struct kfdsim_log *log, const struct kfdsim_log_entry *entry);
+/* Record number index, 0 being the oldest kept; NULL past the end. */
+const struct kfdsim_log_entry *
+kfdsim_log_entry_at(const struct kfdsim_log *log, size_t index);
 void kfdsim_trace(struct kfdsim_state *s, const char *fmt, ...)
    __attribute__((format(printf, 2, 3)));
 void kfdsim_trace_open(struct kfdsim_log *log);
