@@ -118,6 +118,12 @@ void kfdsim_log_clear(void);
  */
 uint64_t kfdsim_ioctl_count(unsigned int nr);
 
+/* DRM ioctls of number nr (_IOC_NR, e.g. 0x45 = AMDGPU_INFO) made on the
+ * emulated render nodes since the last kfdsim_log_clear(), failed ones
+ * included. They are counted, not logged.
+ */
+uint64_t kfdsim_drm_ioctl_count(unsigned int nr);
+
 /* --- what the "kernel" holds ------------------------------------------- */
 
 /* Live buffer objects of every kind (VRAM, GTT, USERPTR, DOORBELL, MMIO_REMAP)

@@ -137,6 +137,7 @@ kfdsim_log_clear(void)
    if (!s)
       return;
    kfdsim_log_reset(&s->log);
+   memset(s->drm_counts, 0, sizeof(s->drm_counts));
    kfdsim_state_unlock(s);
 }
 
@@ -150,6 +151,20 @@ kfdsim_ioctl_count(unsigned int nr)
       return 0;
    if (nr < KFDSIM_NR_COUNT)
       count = s->log.counts[nr];
+   kfdsim_state_unlock(s);
+   return count;
+}
+
+KFDSIM_EXPORT uint64_t
+kfdsim_drm_ioctl_count(unsigned int nr)
+{
+   struct kfdsim_state *s = lock_active();
+   uint64_t count = 0;
+
+   if (!s)
+      return 0;
+   if (nr < KFDSIM_DRM_NR_COUNT)
+      count = s->drm_counts[nr];
    kfdsim_state_unlock(s);
    return count;
 }

@@ -31,7 +31,7 @@ kfdsim_backing_init(struct kfdsim_backing *b)
    b->fd = memfd_create("kfdsim-device-memory", MFD_CLOEXEC);
    if (b->fd < 0)
       return -errno;
-   if (ftruncate(b->fd, (off_t)BACKING_END) < 0 || fstat(b->fd, &st) < 0) {
+   if (ftruncate(b->fd, (off_t)BACKING_END) < 0 || kfdsim_real()->fstat(b->fd, &st) < 0) {
       int err = -errno;
       kfdsim_real()->close(b->fd);
       b->fd = -1;

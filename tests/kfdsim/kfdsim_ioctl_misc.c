@@ -189,7 +189,7 @@ kfdsim_ioctl_get_tile_config(struct kfdsim_state *s, void *args, uint32_t size)
 
    if (!dev)
       return -EINVAL;
-   a->gb_addr_config = dev->props.gfx_version >= 100000 ? 0x00000444u : 0x2a114042u;
+   a->gb_addr_config = kfdsim_gb_addr_config(&dev->props);
    a->num_banks = 0;
    a->num_ranks = 0;
    if (a->num_tile_configs > 32)

@@ -27,6 +27,8 @@
 
 #define KFDSIM_PAGE_SIZE 4096ull
 #define KFDSIM_MAX_GPUS  8
+/* DRM ioctl nrs are 8 bits; render-node calls are counted per nr. */
+#define KFDSIM_DRM_NR_COUNT 256
 
 /* amdkfd's mmap offset encoding (kfd_priv.h): type in bits 63:62, gpu_id in
  * bits 61:46 of the byte offset user mode passes to mmap().
@@ -76,6 +78,8 @@ struct kfdsim_real_libc {
    int (*ioctl)(int fd, unsigned long request, ...);
    void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
    int (*close)(int fd);
+   int (*fstat)(int fd, struct stat *st);
+   int (*stat)(const char *path, struct stat *st);
 };
 
 const struct kfdsim_real_libc *kfdsim_real(void);
@@ -108,6 +112,15 @@ struct kfdsim_gpu_props {
    uint32_t num_sdma_xgmi_engines;
    uint32_t num_sdma_queues_per_engine;
    uint32_t num_cp_queues;
+   /* what the render node reports (AMDGPU_INFO_DEV_INFO) */
+   uint32_t pci_rev;
+   uint32_t cu_count;
+   uint32_t shader_engines;
+   uint32_t arrays_per_engine;
+   uint32_t wave_front_size;
+   uint32_t engine_clk_mhz;
+   uint32_t mem_clk_mhz;
+   uint32_t mem_width;
 };
 
 struct kfdsim_topology {
@@ -323,6 +336,7 @@ enum kfdsim_mode {
 struct kfdsim_state {
    enum kfdsim_mode mode;
    struct kfdsim_topology topo;
+   struct kfdsim_topology drm_sysfs; /* /sys/dev/char/226:N/device/drm */
    struct kfdsim_backing backing;
    struct kfdsim_device devices[KFDSIM_MAX_GPUS];
    unsigned int device_count;
@@ -332,6 +346,7 @@ struct kfdsim_state {
    size_t file_capacity;
    struct kfdsim_dir *dirs;
    struct kfdsim_log log;
+   uint64_t drm_counts[KFDSIM_DRM_NR_COUNT]; /* render-node ioctls per nr */
    uint64_t gtt_limit;
    uint64_t sysmem_limit;
 };
@@ -479,6 +494,17 @@ bool kfdsim_svm_overlaps(struct kfdsim_state *s, uint64_t start, uint64_t size);
 void kfdsim_svm_release_all(struct kfdsim_state *s);
 
 /* ---------------------------------------------------------------------- */
+/* Render nodes (kfdsim_drm.c)                                              */
+
+/* Handle an ioctl on an emulated render-node fd; returns 0 or -errno. */
+int kfdsim_ioctl_render(struct kfdsim_state *s, const struct kfdsim_file *file, int fd,
+                        unsigned long request, uint64_t arg);
+/* amdgpu's family id (AMDGPU_FAMILY_*) of a gfx_target_version. */
+uint32_t kfdsim_amdgpu_family(uint32_t gfx_version);
+/* GB_ADDR_CONFIG of the GPU, as GET_TILE_CONFIG and AMDGPU_INFO report it. */
+uint32_t kfdsim_gb_addr_config(const struct kfdsim_gpu_props *props);
+
+/* ---------------------------------------------------------------------- */
 /* Device mmaps (kfdsim_mmap.c)                                             */
 
 /* mmap() on an emulated fd; returns the mapping or MAP_FAILED with *err. */
@@ -490,13 +516,19 @@ kfdsim_mmap_device(struct kfdsim_state *s, const struct kfdsim_file *file, void 
 /* Sysfs tree served to open/fopen/opendir (kfdsim_sysfs.c)                */
 
 /* If path names something below the KFD sysfs directory, return the part
- * after it ("" for the directory itself), else NULL.
+ * after it ("" for the directory itself), else NULL. Paths below /sys/dev/char
+ * set *drm and name the DRM tree (kfdsim_sysfs_claims() tells whether the
+ * emulator answers them).
  */
-const char *kfdsim_sysfs_relative(const char *path, char *buf, size_t buf_size);
+const char *
+kfdsim_sysfs_relative(const char *path, char *buf, size_t buf_size, bool *drm);
+bool kfdsim_sysfs_claims(struct kfdsim_state *s, const char *rel, bool drm);
 /* open() of a sysfs file: a read-only memfd with its contents, or -errno. */
-int kfdsim_sysfs_open(struct kfdsim_state *s, const char *rel, int flags);
+int kfdsim_sysfs_open(struct kfdsim_state *s, const char *rel, bool drm, int flags);
 struct kfdsim_dir *
-kfdsim_sysfs_opendir(struct kfdsim_state *s, const char *rel, int *err);
+kfdsim_sysfs_opendir(struct kfdsim_state *s, const char *rel, bool drm, int *err);
+/* The /sys/dev/char entries of the emulated render nodes and their cards. */
+int kfdsim_sysfs_build_drm(struct kfdsim_state *s);
 bool kfdsim_sysfs_owns_dir(struct kfdsim_state *s, const void *dir);
 struct dirent64 *kfdsim_sysfs_readdir(struct kfdsim_dir *dir);
 void kfdsim_sysfs_closedir(struct kfdsim_state *s, struct kfdsim_dir *dir);

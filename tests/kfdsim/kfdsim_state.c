@@ -121,10 +121,13 @@ activate(struct kfdsim_state *s)
          snprintf(why, sizeof(why), "cannot allocate the MMIO page");
       s->device_count = i + 1;
    }
+   if (!ret && (ret = kfdsim_sysfs_build_drm(s)))
+      snprintf(why, sizeof(why), "cannot build the render nodes' sysfs entries");
    if (ret) {
       snprintf(msg, sizeof(msg), "kfdsim: not emulating KFD: %s\n", why);
       say(msg);
       kfdsim_topology_fini(&s->topo);
+      kfdsim_topology_fini(&s->drm_sysfs);
       s->device_count = 0;
       return;
    }
@@ -292,7 +295,7 @@ kfdsim_file_add(struct kfdsim_state *s, int fd, enum kfdsim_file_kind kind,
 {
    struct stat st;
 
-   if (fstat(fd, &st) < 0)
+   if (kfdsim_real()->fstat(fd, &st) < 0)
       return -errno;
    if (s->file_count == s->file_capacity) {
       size_t capacity = s->file_capacity ? s->file_capacity * 2 : 16;
@@ -322,7 +325,7 @@ kfdsim_file_lookup(struct kfdsim_state *s, int fd)
 {
    struct stat st;
 
-   if (s->file_count == 0 || fstat(fd, &st) < 0)
+   if (s->file_count == 0 || kfdsim_real()->fstat(fd, &st) < 0)
       return NULL;
    return kfdsim_file_lookup_stat(s, &st);
 }
@@ -357,7 +360,7 @@ find_other_fd(ino_t ino, dev_t dev, int closed_fd)
 
       if (*end || fd == closed_fd || fd == dirfd(dir))
          continue;
-      if (fstat((int)fd, &st) == 0 && st.st_ino == ino && st.st_dev == dev)
+      if (kfdsim_real()->fstat((int)fd, &st) == 0 && st.st_ino == ino && st.st_dev == dev)
          found = (int)fd;
    }
    kfdsim_real()->closedir(dir);
