@@ -5,8 +5,10 @@ A cmocka executable counts each of its test cases (from its "[  PASSED  ] N" and
 "[  FAILED  ] N" summary lines); any other test counts once. A test that failed
 without a cmocka summary (a crash, a sanitizer report, a timeout) counts as one
 failure on top of what it reported. A build that failed (its name given with
---failed-build) counts as one failure. Prints per-run lines, the skipped count,
-then the final line, exactly "N passed, N failed".
+--failed-build) counts as one failure. A whole phase that could not run (its name
+given with --skipped-phase; the test command prints why) counts as one skipped test.
+Prints per-run lines, the skipped count, then the final line, exactly
+"N passed, N failed".
 """
 import json
 import re
@@ -58,9 +60,12 @@ def main():
         if arg == "--failed-build" and args:
             print(f"the build in {args.pop(0)} failed: counted as one failure")
             total[1] += 1
+        elif arg == "--skipped-phase" and args:
+            print(f"the phase {args.pop(0)} did not run: counted as one skipped")
+            total[2] += 1
         else:
             paths.append(arg)
-    if not paths and not total[1]:
+    if not paths and not total[1] and not total[2]:
         print("no test logs: the builds failed")
         total[1] += 1
     for path in paths:
