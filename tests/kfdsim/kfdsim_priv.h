@@ -43,6 +43,38 @@
 #define KFDSIM_MMAP_GPU_ID_MASK       (0xffffull << KFDSIM_MMAP_GPU_ID_SHIFT)
 #define KFDSIM_MMAP_GPU_ID(id)        (((uint64_t)(id) << KFDSIM_MMAP_GPU_ID_SHIFT))
 
+/* The KFD 1.12 and 1.13 commands, newer than the installed <linux/kfd_ioctl.h>
+ * (1.11); layouts from kfd_ioctl.h of those versions.
+ */
+struct kfdsim_export_dmabuf_args {
+   uint64_t handle;    /* to KFD */
+   uint32_t flags;     /* to KFD: O_CLOEXEC or not */
+   uint32_t dmabuf_fd; /* from KFD */
+};
+struct kfdsim_runtime_enable_args {
+   uint64_t r_debug;
+   uint32_t mode_mask;
+   uint32_t capabilities_mask;
+};
+#define KFDSIM_IOC_EXPORT_DMABUF  _IOWR('K', 0x24, struct kfdsim_export_dmabuf_args)
+#define KFDSIM_IOC_RUNTIME_ENABLE _IOWR('K', 0x25, struct kfdsim_runtime_enable_args)
+/* kfd_ioctl_dbg_trap_args: the target pid, the operation and a 24-byte union. */
+struct kfdsim_dbg_trap_args {
+   uint32_t pid;
+   uint32_t op;
+   uint8_t data[24];
+};
+#define KFDSIM_IOC_DBG_TRAP               _IOWR('K', 0x26, struct kfdsim_dbg_trap_args)
+#define KFDSIM_RUNTIME_ENABLE_MODE_ENABLE 1u
+/* The oldest and newest KFD interface the emulator can present. */
+#define KFDSIM_KFD_MINOR_MIN     11
+#define KFDSIM_KFD_MINOR_MAX     14
+#define KFDSIM_KFD_MINOR_DEFAULT 14
+/* HSA_CAP_TRAP_DEBUG_FIRMWARE_SUPPORTED: what libhsakmt 6.x checks before
+ * RUNTIME_ENABLE; amdkfd sets it where the firmware supports the debugger (1.13+).
+ */
+#define KFDSIM_CAP_DEBUG_FIRMWARE 0x20000000u
+
 /* KFD_IOC_ALLOC_MEM_FLAGS_WRITABLE is (1 << 31), which overflows int: use
  * this instead so UBSan stays quiet.
  */
@@ -135,14 +167,16 @@ struct kfdsim_topology {
 /* Build the tree: from KFDSIM_SYSFS_KFD if set, else generated from the
  * KFDSIM_* environment. On failure *why says what was wrong.
  */
-int kfdsim_topology_init(struct kfdsim_topology *topo, char *why, size_t why_size);
+int kfdsim_topology_init(struct kfdsim_topology *topo, uint32_t kfd_minor, char *why,
+                         size_t why_size);
 void kfdsim_topology_fini(struct kfdsim_topology *topo);
 int kfdsim_topology_add_file(struct kfdsim_topology *topo, const char *path,
                              const char *content, size_t size);
 const struct kfdsim_sysfs_file *
 kfdsim_topology_find_file(const struct kfdsim_topology *topo, const char *path);
 bool kfdsim_topology_is_dir(const struct kfdsim_topology *topo, const char *path);
-int kfdsim_topology_generate(struct kfdsim_topology *topo, char *why, size_t why_size);
+int kfdsim_topology_generate(struct kfdsim_topology *topo, uint32_t kfd_minor, char *why,
+                             size_t why_size);
 
 /* ---------------------------------------------------------------------- */
 /* Device memory backing store (kfdsim_backing.c)                           */
@@ -169,6 +203,10 @@ int kfdsim_backing_read(struct kfdsim_backing *b, uint64_t off, void *buf, size_
 int
 kfdsim_backing_write(struct kfdsim_backing *b, uint64_t off, const void *buf, size_t len);
 int kfdsim_backing_fill(struct kfdsim_backing *b, uint64_t off, int byte, size_t len);
+/* The same on any memory file (a BO's own memfd). */
+int kfdsim_memfile_read(int fd, uint64_t off, void *buf, size_t len);
+int kfdsim_memfile_write(int fd, uint64_t off, const void *buf, size_t len);
+int kfdsim_memfile_fill(int fd, uint64_t off, int byte, size_t len);
 
 /* ---------------------------------------------------------------------- */
 /* The emulated kernel state (kfdsim_state.c)                              */
@@ -197,9 +235,11 @@ struct kfdsim_bo {
    uint32_t flags;
    uint64_t va;
    uint64_t size;        /* page aligned */
-   uint64_t backing;     /* VRAM/GTT: start in the backing store = mmap offset */
+   uint64_t backing;     /* its render-node mmap offset (a range of the backing store) */
+   int mem_fd;           /* VRAM/GTT: a memfd of its own holding the pages, else -1 */
    uint64_t userptr;     /* USERPTR: CPU address */
    uint32_t mapped_mask; /* bit per GPU index */
+   bool imported;        /* made by IMPORT_DMABUF: shares another BO's pages */
 };
 
 struct kfdsim_queue {
@@ -283,7 +323,9 @@ struct kfdsim_process {
    uint64_t signal_page_size;   /* bytes mapped: bounds the signal event ids */
    uint64_t signal_page_handle; /* the user BO's handle, 0 if kernel-made */
    bool signal_page_kernel;
+   int signal_page_fd; /* the backing store, or the user BO's memfd */
    uint32_t signal_event_count;
+   bool runtime_enabled; /* RUNTIME_ENABLE */
 };
 
 struct kfdsim_log_entry {
@@ -349,6 +391,9 @@ struct kfdsim_state {
    uint64_t drm_counts[KFDSIM_DRM_NR_COUNT]; /* render-node ioctls per nr */
    uint64_t gtt_limit;
    uint64_t sysmem_limit;
+   uint32_t kfd_minor;    /* the KFD interface minor version (KFDSIM_KFD_MINOR) */
+   bool runtime_caps_set; /* KFDSIM_RUNTIME_CAPS given: RUNTIME_ENABLE reports it */
+   uint32_t runtime_caps;
 };
 
 /* Lock the state, deciding on first use whether to emulate. */
@@ -429,7 +474,16 @@ int kfdsim_ioctl_kfd(struct kfdsim_state *s, const struct kfdsim_file *file, int
  */
 typedef int (*kfdsim_ioctl_handler)(struct kfdsim_state *s, void *args, uint32_t size);
 
+/* kfdsim_dmabuf.c */
+int kfdsim_ioctl_export_dmabuf(struct kfdsim_state *s, void *args, uint32_t size);
+int kfdsim_ioctl_get_dmabuf_info(struct kfdsim_state *s, void *args, uint32_t size);
+int kfdsim_ioctl_import_dmabuf(struct kfdsim_state *s, void *args, uint32_t size);
+/* The BO whose pages the file with this inode holds, or NULL. */
+struct kfdsim_bo *kfdsim_bo_by_memfile(struct kfdsim_state *s, dev_t dev, ino_t ino);
+
 /* kfdsim_ioctl_misc.c */
+int kfdsim_ioctl_runtime_enable(struct kfdsim_state *s, void *args, uint32_t size);
+int kfdsim_ioctl_dbg_trap(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_get_version(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_get_process_apertures(struct kfdsim_state *s, void *args, uint32_t size);
 int
@@ -442,8 +496,6 @@ kfdsim_ioctl_set_scratch_backing_va(struct kfdsim_state *s, void *args, uint32_t
 int kfdsim_ioctl_get_tile_config(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_set_trap_handler(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_dbg_deprecated(struct kfdsim_state *s, void *args, uint32_t size);
-int kfdsim_ioctl_get_dmabuf_info(struct kfdsim_state *s, void *args, uint32_t size);
-int kfdsim_ioctl_import_dmabuf(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_smi_events(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_criu(struct kfdsim_state *s, void *args, uint32_t size);
 /* The process-device binding every memory and queue ioctl needs: -ENODEV
@@ -458,6 +510,12 @@ int kfdsim_ioctl_map_memory(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_unmap_memory(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_available_memory(struct kfdsim_state *s, void *args, uint32_t size);
 struct kfdsim_bo *kfdsim_bo_lookup(struct kfdsim_state *s, uint64_t handle);
+/* The lowest free idr of the process on that GPU (idr_alloc). */
+uint32_t kfdsim_bo_next_idr(struct kfdsim_state *s, unsigned int gpu);
+/* A sparse memfd of size bytes for a VRAM or GTT BO's pages. */
+int kfdsim_bo_memfile_create(uint64_t size, int *fd);
+/* Frees a BO that is no longer on the process's list, closing its memory file. */
+void kfdsim_bo_destroy(struct kfdsim_bo *bo);
 struct kfdsim_bo *kfdsim_bo_by_mmap_offset(struct kfdsim_state *s, uint64_t offset);
 /* The mapped BO covering gpu_va, or NULL. */
 struct kfdsim_bo *

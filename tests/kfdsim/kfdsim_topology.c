@@ -361,7 +361,8 @@ parse_gpus(struct kfdsim_topology *topo, char *why, size_t why_size)
 }
 
 int
-kfdsim_topology_init(struct kfdsim_topology *topo, char *why, size_t why_size)
+kfdsim_topology_init(struct kfdsim_topology *topo, uint32_t kfd_minor, char *why,
+                     size_t why_size)
 {
    const char *captured = getenv("KFDSIM_SYSFS_KFD");
    int ret;
@@ -370,7 +371,7 @@ kfdsim_topology_init(struct kfdsim_topology *topo, char *why, size_t why_size)
    if (captured && *captured)
       ret = capture_tree(topo, captured, why, why_size);
    else
-      ret = kfdsim_topology_generate(topo, why, why_size);
+      ret = kfdsim_topology_generate(topo, kfd_minor, why, why_size);
    if (!ret)
       ret = parse_gpus(topo, why, why_size);
    if (ret)

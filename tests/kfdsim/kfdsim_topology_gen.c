@@ -211,7 +211,8 @@ add_cpu_node(struct kfdsim_topology *topo, unsigned int gpu_count)
 
 static int
 add_gpu_node(struct kfdsim_topology *topo, const struct gfx_profile *p, unsigned int node,
-             uint32_t gpu_id, uint32_t render_minor, uint64_t vram_bytes, bool small_bar)
+             uint32_t gpu_id, uint32_t render_minor, uint64_t vram_bytes, bool small_bar,
+             uint32_t capability)
 {
    static const struct {
       uint32_t level, type;
@@ -239,7 +240,7 @@ add_gpu_node(struct kfdsim_topology *topo, const struct gfx_profile *p, unsigned
       p->shader_engines * p->arrays_per_engine, p->arrays_per_engine, p->cu_per_array,
       p->simd_per_cu, p->gfx_version, p->device_id, (0x0cu + node) << 8, render_minor,
       p->sdma_engines, p->sdma_xgmi_engines, p->sdma_queues_per_engine, p->cp_queues,
-      p->engine_clk_mhz, vram_bytes, p->fw_version, GPU_CAPABILITY, p->sdma_fw_version,
+      p->engine_clk_mhz, vram_bytes, p->fw_version, capability, p->sdma_fw_version,
       (uint64_t)0x2730a9e8c4d1f200ull + gpu_id, kfdsim_amdgpu_family(p->gfx_version));
    if ((ret = add_text_file(topo, &t, "topology/nodes/%u/properties", node)))
       return ret;
@@ -284,7 +285,8 @@ add_gpu_node(struct kfdsim_topology *topo, const struct gfx_profile *p, unsigned
 }
 
 int
-kfdsim_topology_generate(struct kfdsim_topology *topo, char *why, size_t why_size)
+kfdsim_topology_generate(struct kfdsim_topology *topo, uint32_t kfd_minor, char *why,
+                         size_t why_size)
 {
    const char *target = getenv("KFDSIM_GFX");
    const struct gfx_profile *profile = NULL;
@@ -314,6 +316,10 @@ kfdsim_topology_generate(struct kfdsim_topology *topo, char *why, size_t why_siz
        !env_u64("KFDSIM_SMALL_BAR", 0, 1, &small_bar, why, why_size))
       return -EINVAL;
 
+   /* a kernel with the debugger interface (1.13) reports firmware that supports it */
+   uint32_t capability =
+      GPU_CAPABILITY | (kfd_minor >= 13 ? KFDSIM_CAP_DEBUG_FIRMWARE : 0);
+
    text_add(&t, "platform_oem 0\nplatform_id 0\nplatform_rev 0\n");
    if ((ret = add_text_file(topo, &t, "topology/system_properties")))
       return ret;
@@ -326,7 +332,7 @@ kfdsim_topology_generate(struct kfdsim_topology *topo, char *why, size_t why_siz
       return ret;
    for (unsigned int i = 0; i < gpus; i++) {
       ret = add_gpu_node(topo, profile, i + 1, (uint32_t)gpu_id + i, (uint32_t)minor + i,
-                         vram_mb << 20, small_bar != 0);
+                         vram_mb << 20, small_bar != 0, capability);
       if (ret)
          return ret;
    }

@@ -80,7 +80,7 @@ test_version_and_log(void **state)
    kfdsim_log_clear();
    assert_int_equal(kfd_ioctl(kfd, AMDKFD_IOC_GET_VERSION, &args), 0);
    assert_int_equal(args.major_version, 1);
-   assert_int_equal(args.minor_version, 11);
+   assert_int_equal(args.minor_version, 14);
    assert_int_equal(kfdsim_log_count(), 1);
    assert_int_equal(kfdsim_log_get(0, &rec), 0);
    assert_int_equal(rec.fd, kfd);

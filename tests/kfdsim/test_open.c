@@ -53,7 +53,7 @@ test_open_sequence(void **state)
 
    assert_int_equal(hsaKmtGetVersion(&version), HSAKMT_STATUS_SUCCESS);
    assert_int_equal(version.KernelInterfaceMajorVersion, 1);
-   assert_int_equal(version.KernelInterfaceMinorVersion, 11);
+   assert_int_equal(version.KernelInterfaceMinorVersion, 14);
 
    assert_int_equal(hsaKmtCloseKFD(), HSAKMT_STATUS_SUCCESS);
    assert_int_equal(kfdsim_kfd_fds_open(), 0);
