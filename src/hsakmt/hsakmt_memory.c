@@ -16,6 +16,7 @@
 
 #include "hsakmt/hsakmt_backend.h"
 #include "hsakmt/hsakmt_context.h"
+#include "hsakmt/hsakmt_export.h"
 #include "hsakmt/hsakmt_memory.h"
 #include "hsakmt/hsakmt_va.h"
 #include "kfd/vkfd_kfd.h"
@@ -82,6 +83,7 @@ host_mem_destroy(struct hsakmt_context *ctx, struct hsakmt_object *obj)
 {
    struct hsakmt_host_mem *mem = (struct hsakmt_host_mem *)obj;
    void *address = (void *)(uintptr_t)mem->va;
+   hsakmt_export_release(mem);
    /* GPU unmap before free, then the VA goes back to the window (§4.4) */
    if (mem->gpu_mapped && vkfd_kfd_unmap_from_gpu(address))
       vkfd_err("ctx %u: GPU unmap of %p failed", ctx->base.id, address);
@@ -194,6 +196,7 @@ memory_alloc(struct hsakmt_request *r)
    if (mem) {
       mem->base.kind = HSAKMT_OBJECT_HOST_MEM;
       mem->base.ops = &host_mem_ops;
+      mem->dmabuf_fd = -1;
       mem->va = va;
       mem->size = size;
       mem->node = node;
@@ -533,7 +536,7 @@ static const struct hsakmt_subcommand memory_table[HSAKMT_MEMORY_COUNT] = {
    [HSAKMT_MEMORY_REG_MEM_WITH_FLAG] = { "REG_MEM_WITH_FLAG", memory_register },
    [HSAKMT_MEMORY_DEREG_MEM] = { "DEREG_MEM", memory_deregister },
    [HSAKMT_MEMORY_MAP_USERPTR] = { "MAP_USERPTR", memory_map_userptr },
-   [HSAKMT_MEMORY_EXPORT_DMABUF] = { "EXPORT_DMABUF", NULL },
+   [HSAKMT_MEMORY_EXPORT_DMABUF] = { "EXPORT_DMABUF", hsakmt_memory_export_dmabuf },
    [HSAKMT_MEMORY_AMDGPU_IMPORT] = { "AMDGPU_IMPORT", NULL },
    [HSAKMT_MEMORY_AMDGPU_EXPORT] = { "AMDGPU_EXPORT", NULL },
    [HSAKMT_MEMORY_AMDGPU_VA_OP] = { "AMDGPU_VA_OP", NULL },
@@ -583,9 +586,13 @@ hsakmt_object_claim_blob(struct hsakmt_context *ctx,
       } else if (mappable && !host_access) {
          vkfd_err("ctx %u: res %u: MAPPABLE blob of memory without host access",
                   ctx->base.id, request->res_id);
-      } else if (request->blob_flags & ~VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE) {
+      } else if (request->blob_flags & ~(VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE |
+                                         VIRGL_RENDERER_BLOB_FLAG_USE_SHAREABLE)) {
          vkfd_err("ctx %u: res %u: blob flags 0x%x for KFD memory", ctx->base.id,
                   request->res_id, request->blob_flags);
+      } else if ((request->blob_flags & VIRGL_RENDERER_BLOB_FLAG_USE_SHAREABLE) &&
+                 hsakmt_export_prepare(ctx, mem, request->res_id)) {
+         /* a SHAREABLE blob is a dma-buf of the memory: it must export (logged) */
       } else {
          ret = 0;
          bool vram = mem->node != 0 && (mem->flags & HSAKMT_MEMFLAG_NON_PAGED);

@@ -34,6 +34,7 @@ struct hsakmt_host_mem {
    uint32_t flags; /* HsaMemFlags as allocated */
    bool gpu_mapped;
    struct hsakmt_mapped_nodes mapped; /* for POINTER_INFO */
+   int dmabuf_fd; /* its dma-buf once exported (hsakmt_export.c), else -1 */
 };
 
 /* Owned by the context's object table; the iovecs are the VMM's until released. */

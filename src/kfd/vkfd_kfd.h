@@ -102,4 +102,14 @@ int vkfd_kfd_unmap_from_gpu(void *address);
 int vkfd_kfd_alloc_fixed(uint32_t node, uint64_t size, uint32_t mem_flags, void *address);
 int vkfd_kfd_free(void *address, uint64_t size);
 
+/* Whether the loaded library can export KFD memory as a dma-buf (not 5.2.3). */
+bool vkfd_kfd_can_export_dmabuf(void);
+
+/*
+ * A dma-buf of the KFD allocation containing [address, address + size): the caller
+ * owns *fd (close-on-exec); *offset is address's offset in it. NOT_SUPPORTED when
+ * the library has no export, ERROR when KFD refuses (userptr memory: EPERM).
+ */
+int vkfd_kfd_export_dmabuf(void *address, uint64_t size, int *fd, uint64_t *offset);
+
 #endif /* VKFD_KFD_H */
