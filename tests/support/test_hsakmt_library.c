@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static bool
 library_has(const char *symbol)
@@ -27,8 +28,10 @@ library_has(const char *symbol)
 bool
 test_hsakmt_native_fixed_va(void)
 {
-   /* the entry point virtkfd's VA-mode choice goes by (src/kfd/vkfd_kfd_device.c) */
-   return library_has("hsaKmtAllocMemoryAlign");
+   /* the entry point virtkfd's VA-mode choice goes by (src/kfd/vkfd_kfd_device.c);
+    * given HSA_RESERVE_SVM, even such a library reserves its aperture */
+   const char *reserve = getenv("HSA_RESERVE_SVM");
+   return library_has("hsaKmtAllocMemoryAlign") && !(reserve && strcmp(reserve, "0"));
 }
 
 bool
@@ -52,6 +55,8 @@ test_hsakmt_has_runtime_caps(void)
 const char *
 test_hsakmt_library_name(void)
 {
+   if (!library_has("hsaKmtAllocMemoryAlign"))
+      return "libhsakmt 5.2.3 (reserved SVM aperture)";
    return test_hsakmt_native_fixed_va() ? "libhsakmt 6.x (native fixed addresses)"
-                                        : "libhsakmt 5.2.3 (reserved SVM aperture)";
+                                        : "libhsakmt 6.x (HSA_RESERVE_SVM: reserved)";
 }

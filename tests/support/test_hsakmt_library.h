@@ -13,8 +13,9 @@
 
 #include <stdbool.h>
 
-/* Places FixedAddress allocations in its default mode (ROCm 5.7 and later):
- * virtkfd's "native" VA mode. Debian's 5.2.3 needs the reserved SVM aperture. */
+/* Places FixedAddress allocations in its default mode (ROCm 5.7 and later) and the
+ * environment does not ask for the reserved aperture (HSA_RESERVE_SVM): virtkfd's
+ * "native" VA mode. Debian's 5.2.3 needs the reserved SVM aperture. */
 bool test_hsakmt_native_fixed_va(void);
 
 /* Has hsaKmtExportDMABufHandle, hsaKmtAvailableMemory, hsaKmtGetRuntimeCapabilities. */
