@@ -74,15 +74,18 @@ if build "$out/sanitize" -Db_sanitize=address,undefined -Db_lundef=false -Dbench
 fi
 
 # 4. a current libhsakmt: Debian trixie's (ROCm 6.x), built from its upstream tarball
-#    into $out/hsakmt-trixie once. The suites that load libhsakmt run on it again,
-#    plain, under valgrind and under ASan+UBSan; its native fixed-address mode works
-#    under ASan, so there the fixed-VA tests run as well. Tests whose expectation
+#    into $out/hsakmt-trixie once. The suites that load libhsakmt (the emulator's
+#    own included) run on it again, plain, under valgrind and under ASan+UBSan; its
+#    native fixed-address mode works under ASan, so there the fixed-VA tests run too. Tests whose expectation
 #    depends on the library check each library's own behaviour.
 hsakmt6_dir="$out/hsakmt-trixie"
 if hsakmt6=$(sh ci/build-hsakmt.sh "$hsakmt6_dir" 2>"$out/hsakmt-trixie.why"); then
    hsakmt6_name="libhsakmt $(cat "$hsakmt6_dir/version")"
-   hsakmt6_suites="--suite core --suite api --suite hsakmt --suite server"
+   hsakmt6_suites="--suite core --suite api --suite hsakmt --suite server --suite kfdsim"
+   # virtkfd loads it by name; the emulator's own tests link libhsakmt.so.1
    export VIRTKFD_HSAKMT_LIBRARY="$hsakmt6"
+   saved_library_path=${LD_LIBRARY_PATH-unset}
+   export LD_LIBRARY_PATH="$(dirname "$hsakmt6")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
    if [ -d "$out/plain" ]; then
       phase "plain, $hsakmt6_name (Debian trixie, built from source)"
       # shellcheck disable=SC2086
@@ -98,6 +101,11 @@ if hsakmt6=$(sh ci/build-hsakmt.sh "$hsakmt6_dir" 2>"$out/hsakmt-trixie.why"); t
       run_tests "$out/sanitize" hsakmt6-sanitize $hsakmt6_suites
    fi
    unset VIRTKFD_HSAKMT_LIBRARY
+   if [ "$saved_library_path" = unset ]; then
+      unset LD_LIBRARY_PATH
+   else
+      export LD_LIBRARY_PATH="$saved_library_path"
+   fi
 else
    why=$(tr '\n' ' ' <"$out/hsakmt-trixie.why")
    phase "libhsakmt 6.x (Debian trixie): SKIPPED: $why"
