@@ -79,6 +79,7 @@ fi
 #    native fixed-address mode works under ASan, so there the fixed-VA tests run too. Tests whose expectation
 #    depends on the library check each library's own behaviour.
 hsakmt6_dir="$out/hsakmt-trixie"
+mkdir -p "$out"
 if hsakmt6=$(sh ci/build-hsakmt.sh "$hsakmt6_dir" 2>"$out/hsakmt-trixie.why"); then
    hsakmt6_name="libhsakmt $(cat "$hsakmt6_dir/version")"
    hsakmt6_suites="--suite core --suite api --suite hsakmt --suite server --suite kfdsim"
