@@ -90,7 +90,7 @@ if hsakmt6=$(sh ci/build-hsakmt.sh "$hsakmt6_dir" 2>"$out/hsakmt-trixie.why"); t
    if [ -d "$out/plain" ]; then
       phase "plain, $hsakmt6_name (Debian trixie, built from source)"
       # shellcheck disable=SC2086
-      run_tests "$out/plain" hsakmt6 $hsakmt6_suites
+      run_tests "$out/plain" hsakmt6-plain $hsakmt6_suites
       phase "valgrind, $hsakmt6_name"
       run_tests "$out/plain" hsakmt6-valgrind --suite hsakmt --suite api --wrap \
          "valgrind --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
