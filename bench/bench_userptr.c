@@ -15,6 +15,10 @@
  *
  *    bench_userptr [--size 8G] [--reps 5]
  *
+ * bench_userptr_hw is the same program built without the emulator, for a host with an
+ * AMD GPU (tests/hw/run.sh): there the check that the alias is right reads it with
+ * the CPU, since the GPU's view cannot be read back without a dispatch.
+ *
  * Memory: the guest RAM (size) stays populated; the copy's destination (size again)
  * exists only while the copy is measured, so the peak is 2 x size. The alias maps
  * the guest RAM's pages, it adds none. Beyond 30 GiB, raise the emulator's system
@@ -31,14 +35,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "bench_common.h"
 #include "hsakmt_guest.h"
+#ifndef BENCH_REAL_KFD
 #include "kfdsim.h"
+#endif
 #include "test_common.h"
 #include "virglrenderer.h"
 
+#ifdef BENCH_REAL_KFD
+#define BENCH_KFD "the real GPU"
+#else
+#define BENCH_KFD "the KFD emulator"
+#endif
+
 static struct hsakmt_guest guest;
-static uint32_t gpu_node = 1; /* the GPU in the emulator's default topology */
+static uint32_t gpu_node = 1; /* found in the topology at start */
+
+/* The first GPU node of the topology. */
+static int
+find_gpu_node(void)
+{
+   uint32_t none = 0;
+   struct hsakmt_query_info_rsp *rsp =
+      hsakmt_guest_query(&guest, HSAKMT_QUERY_GET_SYS_PROP, &none, 4, 0);
+   uint32_t nodes = rsp && !rsp->hdr.ret ? rsp->sys_props.num_nodes : 0;
+   for (uint32_t node = 0; node < nodes; node++) {
+      rsp = hsakmt_guest_query(&guest, HSAKMT_QUERY_GET_NODE_PROP, &node, 4, 0);
+      if (rsp && !rsp->hdr.ret && rsp->node_props.kfd_gpu_id) {
+         gpu_node = node;
+         return 0;
+      }
+   }
+   return -1;
+}
 
 static struct hsakmt_memory_rsp *
 memory_call(uint32_t type, uint32_t res_id, struct hsakmt_memory_req *req,
@@ -133,8 +165,14 @@ userptr_sequence(const struct iovec *iov, uint32_t count, uint64_t size,
    uint8_t expect =
       ((const uint8_t *)iov[count - 1].iov_base)[iov[count - 1].iov_len - 1];
    uint8_t seen = 0;
-   if (handle == (uint64_t)(uintptr_t)ram->base || !gpu_va ||
-       kfdsim_gpu_read(gpu_va + size - 1, &seen, 1) || seen != expect) {
+#ifdef BENCH_REAL_KFD
+   seen = ((const volatile uint8_t *)(uintptr_t)handle)[size - 1];
+   bool read_failed = false;
+#else
+   bool read_failed = kfdsim_gpu_read(gpu_va + size - 1, &seen, 1) != 0;
+#endif
+   if (handle == (uint64_t)(uintptr_t)ram->base || !gpu_va || read_failed ||
+       seen != expect) {
       fprintf(stderr, "userptr of res %u is not the alias it should be\n", res);
       exit(1);
    }
@@ -266,21 +304,29 @@ main(int argc, char **argv)
       return 2;
    }
 
+#ifdef BENCH_REAL_KFD
+   struct stat st;
+   if (stat("/dev/kfd", &st) || !S_ISCHR(st.st_mode)) {
+      fprintf(stderr, "no real /dev/kfd: this build is for a host with an AMD GPU\n");
+      return 1;
+   }
+#else
    if (!kfdsim_active()) {
       fprintf(stderr, "the KFD emulator is not active (a real /dev/kfd?)\n");
       return 1;
    }
+#endif
    struct test_vmm vmm;
    test_vmm_init(&vmm, 3);
    if (virgl_renderer_init(&vmm, VIRGL_RENDERER_USE_ROCM, &vmm.cbs) ||
-       hsakmt_guest_open(&guest, 1, 1)) {
+       hsakmt_guest_open(&guest, 1, 1) || find_gpu_node()) {
       fprintf(stderr, "cannot start the renderer and a capset-8 context\n");
       return 1;
    }
 
    struct bench_guest_ram ram;
    bench_guest_ram_create(&ram, size);
-   printf("userptr end to end on the KFD emulator: %.2f GiB memfd guest RAM, shuffled "
+   printf("userptr end to end on " BENCH_KFD ": %.2f GiB memfd guest RAM, shuffled "
           "iovecs, %d repetitions (median)\n",
           (double)size / BENCH_GIB, reps);
 

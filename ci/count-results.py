@@ -5,9 +5,10 @@ A cmocka executable counts each of its test cases (from its "[  PASSED  ] N" and
 "[  FAILED  ] N" summary lines); any other test counts once. A test that failed
 without a cmocka summary (a crash, a sanitizer report, a timeout) counts as one
 failure on top of what it reported. A build that failed (its name given with
---failed-build) counts as one failure. Prints per-run lines, the skipped count,
-then the final line, exactly "N passed, N failed". A phase that is not a meson run
-(--phase NAME pass|fail|skip, e.g. the end-to-end test) counts once.
+--failed-build) counts as one failure. A phase that is not a meson run
+(--phase NAME pass|fail|skip: the end-to-end test, or a phase that could not run,
+whose reason the test command prints) counts once. Prints per-run lines, the
+skipped count, then the final line, exactly "N passed, N failed".
 """
 import json
 import re
@@ -66,7 +67,7 @@ def main():
             total[index] += 1
         else:
             paths.append(arg)
-    if not paths and not total[1]:
+    if not paths and not total[1] and not total[2]:
         print("no test logs: the builds failed")
         total[1] += 1
     for path in paths:

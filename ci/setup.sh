@@ -4,9 +4,10 @@
 set -eu
 
 packages="
-   gcc libc6-dev binutils pkg-config python3
+   gcc libc6-dev binutils pkg-config python3 xz-utils
    meson ninja-build
    libhsakmt-dev libdrm-dev
+   cmake libnuma-dev
    libcmocka-dev
    clang-format
    clang libclang-rt-14-dev

@@ -186,10 +186,11 @@ vtest_cmd_resource_create_blob(struct vtest_client *client, const uint32_t *payl
          fd = -1;
          ret = -EINVAL;
       }
-      /* a host-VA blob (KFD memory, a doorbell page) is mapped by the VMM in its own
-       * process and has no fd: like a blob without MAPPABLE, it gets a placeholder */
+      /* a host-VA blob (KFD memory a library cannot export, a doorbell page) is
+       * mapped by the VMM in its own process and has no fd: like a blob without
+       * MAPPABLE, it gets a placeholder */
       uint32_t map_info;
-      bool host_va = ret == -EINVAL &&
+      bool host_va = (ret == -EINVAL || ret == -EOPNOTSUPP) &&
                      !(flags & VIRGL_RENDERER_BLOB_FLAG_USE_SHAREABLE) &&
                      virgl_renderer_resource_get_map_info(res->res_id, &map_info) == 0;
       if (host_va)

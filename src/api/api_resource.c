@@ -221,6 +221,8 @@ virgl_renderer_resource_export_blob(uint32_t res_id, uint32_t *fd_type, int *fd)
       vkfd_err("export_blob: unknown res %u", res_id);
    else if (!fd_type || !fd)
       vkfd_err("export_blob: res %u: no output pointers", res_id);
+   else if (res->blob.kind == VKFD_BLOB_VA)
+      ret = vkfd_context_export_blob(renderer, res, fd_type, fd);
    else
       ret = vkfd_resource_export(res, fd_type, fd);
    api_unlock(renderer);

@@ -232,3 +232,17 @@ vkfd_context_signal_fence(struct vkfd_context *ctx, uint32_t ring_idx,
    if (ring_idx < VKFD_MAX_RINGS && ctx->rings[ring_idx])
       vkfd_fence_signal(&ctx->renderer->fences, ctx->rings[ring_idx], fence);
 }
+
+int
+vkfd_context_export_blob(struct vkfd_renderer *renderer, struct vkfd_resource *res,
+                         uint32_t *fd_type, int *fd)
+{
+   /* a VA blob is the owner's memory: only the owner can make an fd of it */
+   struct vkfd_context *owner =
+      res->owner_ctx_id ? vkfd_context_lookup(renderer, res->owner_ctx_id) : NULL;
+   if (!owner || !owner->ops->export_blob) {
+      vkfd_debug("export_blob: res %u has no fd to export", res->id);
+      return -EINVAL;
+   }
+   return owner->ops->export_blob(owner, res, fd_type, fd);
+}

@@ -86,6 +86,12 @@ struct vkfd_context_ops {
    /* Optional: stop using the resource's iovecs and the memory behind them. */
    void (*release_iovecs)(struct vkfd_context *ctx, struct vkfd_resource *res);
    /*
+    * Optional: an fd for a VA blob this context made (a dma-buf of its memory), for
+    * resource_export_blob. 0 or a negative errno; the caller owns the fd.
+    */
+   int (*export_blob)(struct vkfd_context *ctx, struct vkfd_resource *res,
+                      uint32_t *fd_type, int *fd);
+   /*
     * Optional: a fence was created on ring_idx after the work submitted so far.
     * Returns 1 when that work is complete, 0 when the backend keeps `fence` and
     * calls vkfd_context_signal_fence() later, or a negative errno. NULL means
@@ -133,6 +139,10 @@ void vkfd_context_detach(struct vkfd_context *ctx, struct vkfd_resource *res);
 
 bool
 vkfd_context_is_attached(const struct vkfd_context *ctx, const struct vkfd_resource *res);
+
+/* resource_export_blob of a VA blob: asks the context that made it; negative errno. */
+int vkfd_context_export_blob(struct vkfd_renderer *renderer, struct vkfd_resource *res,
+                             uint32_t *fd_type, int *fd);
 
 /* Negative errno (virgl_renderer_context_create_fence). */
 int vkfd_context_create_fence(struct vkfd_context *ctx, uint32_t flags, uint32_t ring_idx,

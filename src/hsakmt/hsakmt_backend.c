@@ -16,6 +16,7 @@
 #include "core/vkfd_resource.h"
 #include "hsakmt/hsakmt_backend.h"
 #include "hsakmt/hsakmt_context.h"
+#include "hsakmt/hsakmt_export.h"
 #include "hsakmt/hsakmt_va.h"
 #include "kfd/vkfd_kfd.h"
 #include "util/vkfd_log.h"
@@ -120,6 +121,7 @@ static const struct vkfd_context_ops hsakmt_context_ops = {
    .get_blob = hsakmt_get_blob,
    .detach_resource = hsakmt_detach_resource,
    .release_iovecs = hsakmt_release_iovecs,
+   .export_blob = hsakmt_export_blob,
    /* every command completes inside submit_cmd: all rings retire at once */
    .submit_fence = NULL,
 };

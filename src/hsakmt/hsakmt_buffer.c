@@ -5,6 +5,7 @@
 #include "hsakmt_buffer.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "hsakmt/hsakmt_context.h"
 #include "hsakmt/hsakmt_va.h"
@@ -27,6 +28,7 @@ hsakmt_buffer_alloc(struct hsakmt_context *ctx, uint32_t node, uint64_t size,
    if (!buffer)
       return VKFD_STATUS_NO_MEMORY;
    buffer->backing.release = buffer_backing_release;
+   buffer->dmabuf_fd = -1;
    buffer->node = node;
    buffer->size = size;
    buffer->window_size = size;
@@ -111,6 +113,10 @@ hsakmt_buffer_free(struct hsakmt_buffer *buffer)
       buffer->free_deferred = true;
       return;
    }
+   /* the VMM or a vtest client keeps its own dup of the dma-buf if it took one */
+   if (buffer->dmabuf_fd >= 0)
+      close(buffer->dmabuf_fd);
+   buffer->dmabuf_fd = -1;
    void *address = (void *)(uintptr_t)buffer->va;
    int status = VKFD_STATUS_ERROR;
    if (!buffer->gpu_may_hold) {

@@ -43,6 +43,7 @@ struct hsakmt_buffer {
     * range never returns to the window.
     */
    bool gpu_may_hold;
+   int dmabuf_fd;               /* its dma-buf once exported (hsakmt_export.c), or -1 */
    unsigned queue_pins;         /* live queues running on it */
    bool unmap_deferred;         /* unmap from the GPU at the last unpin */
    bool free_deferred;          /* free at the last unpin */

@@ -18,6 +18,7 @@
 #include "hsakmt/hsakmt_buffer.h"
 #include "hsakmt/hsakmt_context.h"
 #include "hsakmt/hsakmt_interop.h"
+#include "hsakmt/hsakmt_export.h"
 #include "hsakmt/hsakmt_memory.h"
 #include "hsakmt/hsakmt_scratch.h"
 #include "hsakmt/hsakmt_va.h"
@@ -125,10 +126,17 @@ host_mem_claim(struct hsakmt_context *ctx, struct hsakmt_object *obj,
                ctx->base.id, request->res_id);
       return -EINVAL;
    }
-   if (request->blob_flags & ~VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE) {
+   if (request->blob_flags & ~(VIRGL_RENDERER_BLOB_FLAG_USE_MAPPABLE |
+                               VIRGL_RENDERER_BLOB_FLAG_USE_SHAREABLE)) {
       vkfd_err("ctx %u: res %u: blob flags 0x%x for KFD memory", ctx->base.id,
                request->res_id, request->blob_flags);
       return -EINVAL;
+   }
+   /* a SHAREABLE blob is a dma-buf of the memory: it must export (logged) */
+   if (request->blob_flags & VIRGL_RENDERER_BLOB_FLAG_USE_SHAREABLE) {
+      int ret = hsakmt_export_prepare(ctx, mem, request->res_id);
+      if (ret)
+         return ret;
    }
    bool vram = mem->node != 0 && (mem->flags & HSAKMT_MEMFLAG_NON_PAGED);
    blob->kind = mappable ? VKFD_BLOB_VA : VKFD_BLOB_NONE;
@@ -440,8 +448,10 @@ memory_available(struct hsakmt_request *r)
       return;
    uint32_t node = memory_req(r)->node;
    rsp->hdr.ret = vkfd_kfd_available_memory(node, &rsp->memory_handle);
-   /* what ROCr sizes its pools by: never more than this context may still take */
-   uint64_t left = hsakmt_account_vram_left(&r->ctx->account, node);
+   /* what ROCr sizes its pools by: never more than this context may still take, in
+    * the 2 MiB steps the driver reports */
+   uint64_t left = vkfd_align_down(hsakmt_account_vram_left(&r->ctx->account, node),
+                                   HSAKMT_DEVICE_ALIGNMENT);
    if (!rsp->hdr.ret && rsp->memory_handle > left)
       rsp->memory_handle = left;
 }
@@ -576,7 +586,7 @@ static const struct hsakmt_subcommand memory_table[HSAKMT_MEMORY_COUNT] = {
    [HSAKMT_MEMORY_REG_MEM_WITH_FLAG] = { "REG_MEM_WITH_FLAG", memory_register },
    [HSAKMT_MEMORY_DEREG_MEM] = { "DEREG_MEM", memory_deregister },
    [HSAKMT_MEMORY_MAP_USERPTR] = { "MAP_USERPTR", memory_map_userptr },
-   [HSAKMT_MEMORY_EXPORT_DMABUF] = { "EXPORT_DMABUF", NULL },
+   [HSAKMT_MEMORY_EXPORT_DMABUF] = { "EXPORT_DMABUF", hsakmt_memory_export_dmabuf },
    [HSAKMT_MEMORY_AMDGPU_IMPORT] = { "AMDGPU_IMPORT", hsakmt_memory_amdgpu },
    [HSAKMT_MEMORY_AMDGPU_EXPORT] = { "AMDGPU_EXPORT", hsakmt_memory_amdgpu },
    [HSAKMT_MEMORY_AMDGPU_VA_OP] = { "AMDGPU_VA_OP", hsakmt_memory_amdgpu },

@@ -162,4 +162,14 @@ int vkfd_kfd_queue_info(uint64_t id, struct hsakmt_wire_queue_info *info);
 
 int vkfd_kfd_queue_cu_mask(uint64_t id, uint32_t bits, const uint32_t *mask);
 
+/* Whether the loaded library can export KFD memory as a dma-buf (not 5.2.3). */
+bool vkfd_kfd_can_export_dmabuf(void);
+
+/*
+ * A dma-buf of the KFD allocation containing [address, address + size): the caller
+ * owns *fd (close-on-exec); *offset is address's offset in it. NOT_SUPPORTED when
+ * the library has no export, ERROR when KFD refuses (userptr memory: EPERM).
+ */
+int vkfd_kfd_export_dmabuf(void *address, uint64_t size, int *fd, uint64_t *offset);
+
 #endif /* VKFD_KFD_H */

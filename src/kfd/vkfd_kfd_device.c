@@ -6,12 +6,14 @@
  * placed. libhsakmt before ROCm 5.7 cannot allocate at a fixed address in its default
  * "mmap aperture" mode; with HSA_RESERVE_SVM=1 in the environment at hsaKmtOpenKFD it
  * reserves an SVM aperture (reported as the GPU's DEVICE_SVM memory bank) in which
- * fixed allocations work. The mode is chosen at run time and logged.
+ * fixed allocations work. The mode is chosen at run time and logged; the variable is
+ * written only when no other thread can read the environment (reserve_env_begin).
  */
 #include "vkfd_kfd_device.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -90,24 +92,86 @@ va_mode_wanted(const struct vkfd_hsakmt_api *api)
     * allocations in their default mode; older ones (Debian's 5.2.3) need the SVM
     * aperture reserved.
     */
-   return api->hsaKmtAllocMemoryAlign ? VKFD_KFD_VA_NATIVE : VKFD_KFD_VA_RESERVED_SVM;
+   if (!api->hsaKmtAllocMemoryAlign)
+      return VKFD_KFD_VA_RESERVED_SVM;
+   /*
+    * Measured with 6.2.4: given HSA_RESERVE_SVM, it reserves the aperture anyway and
+    * then loses track of fixed allocations outside it (they cannot be freed).
+    */
+   const char *reserve = getenv("HSA_RESERVE_SVM");
+   if (reserve && strcmp(reserve, "0")) {
+      vkfd_info("KFD: HSA_RESERVE_SVM=%s in the environment: fixed addresses go inside "
+                "libhsakmt's reserved SVM aperture",
+                reserve);
+      return VKFD_KFD_VA_RESERVED_SVM;
+   }
+   return VKFD_KFD_VA_NATIVE;
 }
 
-/* Opens KFD with HSA_RESERVE_SVM=1, leaving the environment as it was found. */
-static HSAKMT_STATUS
-open_reserved(const struct vkfd_hsakmt_api *api)
+/*
+ * libhsakmt before ROCm 5.7 reserves its SVM aperture only when HSA_RESERVE_SVM is
+ * non-zero in the environment while it opens KFD and takes its topology snapshot.
+ * Writing the environment races with every other thread's getenv (glibc's setenv
+ * may move the array a concurrent getenv is reading), and a VMM has threads by the
+ * time it initialises its renderer. So virtkfd writes the variable only while the
+ * process has a single thread, and removes it again before it returns; otherwise
+ * the VMM's own environment decides, and the log says what to set.
+ */
+enum reserve_env {
+   RESERVE_ENV_GIVEN,  /* the process's environment has it: left alone */
+   RESERVE_ENV_SET,    /* set here, single-threaded: to be removed */
+   RESERVE_ENV_ABSENT, /* not set, and not settable safely */
+};
+
+static bool
+process_is_single_threaded(void)
 {
-   const char *old = getenv("HSA_RESERVE_SVM");
-   char *saved = old ? strdup(old) : NULL;
-   setenv("HSA_RESERVE_SVM", "1", 1);
-   HSAKMT_STATUS status = api->hsaKmtOpenKFD();
-   if (saved) {
-      setenv("HSA_RESERVE_SVM", saved, 1);
-      free(saved);
-   } else {
-      unsetenv("HSA_RESERVE_SVM");
+   FILE *status = fopen("/proc/self/status", "re");
+   if (!status)
+      return false;
+   char line[128];
+   long threads = 0;
+   while (fgets(line, sizeof(line), status)) {
+      if (!strncmp(line, "Threads:", 8)) {
+         threads = strtol(line + 8, NULL, 10);
+         break;
+      }
    }
-   return status;
+   fclose(status);
+   return threads == 1;
+}
+
+static enum reserve_env
+reserve_env_begin(void)
+{
+   const char *given = getenv("HSA_RESERVE_SVM");
+   if (given) {
+      if (!strcmp(given, "0"))
+         vkfd_warn("KFD: HSA_RESERVE_SVM=0 in the environment: this libhsakmt then "
+                   "reserves no SVM aperture and places no fixed addresses");
+      return RESERVE_ENV_GIVEN;
+   }
+   if (process_is_single_threaded()) {
+      setenv("HSA_RESERVE_SVM", "1", 1);
+      return RESERVE_ENV_SET;
+   }
+   vkfd_warn("KFD: this libhsakmt (before ROCm 5.7) places fixed addresses only with "
+             "HSA_RESERVE_SVM=1 in the environment, and virtkfd does not write the "
+             "environment of a process whose other threads may read it: start the VMM "
+             "with HSA_RESERVE_SVM=1 in its environment");
+   return RESERVE_ENV_ABSENT;
+}
+
+static void
+reserve_env_end(enum reserve_env state)
+{
+   if (state != RESERVE_ENV_SET)
+      return;
+   /* libhsakmt starts no thread; should one exist now, leaving "1" is the safe side */
+   if (process_is_single_threaded())
+      unsetenv("HSA_RESERVE_SVM");
+   else
+      vkfd_info("KFD: a thread appeared while KFD opened; HSA_RESERVE_SVM=1 stays set");
 }
 
 /* The DEVICE_SVM bank of the first GPU node is libhsakmt's reserved aperture. */
@@ -171,27 +235,33 @@ device_open_locked(struct vkfd_kfd_device *dev)
       return -ENODEV;
 
    enum vkfd_kfd_va_mode mode = va_mode_wanted(dev->api);
-   HSAKMT_STATUS status;
+   enum reserve_env env = RESERVE_ENV_GIVEN;
    if (mode == VKFD_KFD_VA_RESERVED_SVM) {
-      status = open_reserved(dev->api);
-      if (status != HSAKMT_STATUS_SUCCESS) {
-         /* e.g. under AddressSanitizer, whose shadow memory occupies that range */
-         vkfd_warn("KFD: opening with a reserved SVM aperture failed (status %d); "
-                   "fixed-address allocations are unavailable",
-                   status);
+      env = reserve_env_begin();
+      if (env == RESERVE_ENV_ABSENT)
          mode = VKFD_KFD_VA_NONE;
-         status = dev->api->hsaKmtOpenKFD();
-      }
-   } else {
+   }
+   HSAKMT_STATUS status = dev->api->hsaKmtOpenKFD();
+   if (status != HSAKMT_STATUS_SUCCESS && mode == VKFD_KFD_VA_RESERVED_SVM) {
+      /* e.g. under AddressSanitizer, whose shadow memory occupies that range */
+      vkfd_warn("KFD: opening with a reserved SVM aperture failed (status %d); "
+                "fixed-address allocations are unavailable",
+                status);
+      mode = VKFD_KFD_VA_NONE;
+      reserve_env_end(env);
+      env = RESERVE_ENV_GIVEN;
       status = dev->api->hsaKmtOpenKFD();
    }
    if (status != HSAKMT_STATUS_SUCCESS) {
+      reserve_env_end(env);
       vkfd_err("KFD: hsaKmtOpenKFD failed (status %d)", status);
       return -ENODEV;
    }
 
    memset(&dev->va, 0, sizeof(dev->va));
+   /* newer libraries set up their apertures in the snapshot: keep the variable */
    int ret = device_snapshot(dev);
+   reserve_env_end(env);
    if (ret) {
       dev->api->hsaKmtCloseKFD();
       return ret;

@@ -72,6 +72,8 @@ hsakmt_test_env_start(struct hsakmt_test_env *env)
 void
 hsakmt_test_env_warm_up_compute(struct hsakmt_test_env *env, uint32_t node)
 {
+   unsigned bos = kfdsim_live_bos(), userptrs = kfdsim_userptr_count();
+   int fds = test_count_fds();
    struct hsakmt_guest_aql aql;
    assert_int_equal(hsakmt_guest_aql_memory(&env->guest, node, 4096, &aql), 0);
    assert_int_equal(hsakmt_guest_aql_create(&env->guest, &aql, 0, false), 0);
@@ -85,9 +87,11 @@ hsakmt_test_env_warm_up_compute(struct hsakmt_test_env *env, uint32_t node)
    virgl_renderer_resource_unref(aql.queue_res);
    hsakmt_guest_aql_memory_release(&env->guest, &aql);
    assert_int_equal(kfdsim_live_queues(), 0);
-   /* buffers only: the warm-up opens no fd of its own */
-   env->live_bos = kfdsim_live_bos();
-   env->userptrs = kfdsim_userptr_count();
+   /* what stays: the events page libhsakmt never frees, and the emulator's memfd
+    * behind that buffer */
+   env->live_bos += kfdsim_live_bos() - bos;
+   env->userptrs += kfdsim_userptr_count() - userptrs;
+   env->fds += test_count_fds() - fds;
 }
 
 void

@@ -276,6 +276,7 @@ static void
 test_failed_gpu_unmap_keeps_memory(void **state)
 {
    unsigned bos = kfdsim_live_bos();
+   int fds = test_count_fds();
    uint64_t used_at_start = window_used();
    struct a_blob a;
    a_allocates(&a, VRAM_HOST, 2 * MIB);
@@ -294,7 +295,10 @@ test_failed_gpu_unmap_keeps_memory(void **state)
    uint32_t b_res[6];
    b_allocates(b_res, &a);
    b_releases(b_res);
+   /* the kept buffer is part of the baseline from here on, with the emulator's
+    * backing of it (a memfd per buffer) */
    env.live_bos++;
+   env.fds += test_count_fds() - fds;
    kept_window += window_used() - used_at_start;
 }
 
@@ -303,6 +307,7 @@ static void
 test_failed_free_keeps_range(void **state)
 {
    uint64_t used_at_start = window_used();
+   int fds = test_count_fds();
    struct a_blob a;
    a_allocates(&a, VRAM_HOST, 2 * MIB);
    assert_int_equal(virgl_renderer_resource_unmap(a.res), 0);
@@ -318,6 +323,7 @@ test_failed_free_keeps_range(void **state)
       /* the library reported the failure: the range was kept */
       assert_true(window_used() == used_before_unref);
       env.live_bos++;
+      env.fds += test_count_fds() - fds;
    } else {
       /* the library dropped the BO whatever the kernel said: there is nothing to keep */
       assert_true(window_used() < used_before_unref);

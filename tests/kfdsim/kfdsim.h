@@ -97,8 +97,10 @@ int kfdsim_gpu_id(unsigned int index, uint32_t *gpu_id);
 
 /* --- ioctl log ----------------------------------------------------------- */
 
-/* Number of records in the log (every ioctl on an emulated fd since the last
- * kfdsim_log_clear(), up to a cap of 1,000,000; later ones are only counted).
+/* Number of records in the log: the ioctls on emulated /dev/kfd fds since the
+ * last kfdsim_log_clear(), at most the 4096 most recent (older ones make room,
+ * so a long-running process stays at a constant size; every call is still
+ * counted by kfdsim_ioctl_count()).
  */
 size_t kfdsim_log_count(void);
 
@@ -115,6 +117,12 @@ void kfdsim_log_clear(void);
  * failed ones included.
  */
 uint64_t kfdsim_ioctl_count(unsigned int nr);
+
+/* DRM ioctls of number nr (_IOC_NR, e.g. 0x45 = AMDGPU_INFO) made on the
+ * emulated render nodes since the last kfdsim_log_clear(), failed ones
+ * included. They are counted, not logged.
+ */
+uint64_t kfdsim_drm_ioctl_count(unsigned int nr);
 
 /* --- what the "kernel" holds ------------------------------------------- */
 

@@ -100,8 +100,9 @@ kfdsim_log_get(size_t index, struct kfdsim_ioctl_record *rec)
 
    if (!s)
       return -ENODEV;
-   if (index < s->log.count)
-      fill_record(&s->log.entries[index], rec);
+   const struct kfdsim_log_entry *entry = kfdsim_log_entry_at(&s->log, index);
+   if (entry)
+      fill_record(entry, rec);
    else
       ret = -ERANGE;
    kfdsim_state_unlock(s);
@@ -117,8 +118,9 @@ kfdsim_log_find_last(unsigned int nr, struct kfdsim_ioctl_record *rec)
    if (!s)
       return -ENODEV;
    for (size_t i = s->log.count; i-- > 0;) {
-      if (s->log.entries[i].nr == nr) {
-         fill_record(&s->log.entries[i], rec);
+      const struct kfdsim_log_entry *entry = kfdsim_log_entry_at(&s->log, i);
+      if (entry->nr == nr) {
+         fill_record(entry, rec);
          ret = 0;
          break;
       }
@@ -135,6 +137,7 @@ kfdsim_log_clear(void)
    if (!s)
       return;
    kfdsim_log_reset(&s->log);
+   memset(s->drm_counts, 0, sizeof(s->drm_counts));
    kfdsim_state_unlock(s);
 }
 
@@ -148,6 +151,20 @@ kfdsim_ioctl_count(unsigned int nr)
       return 0;
    if (nr < KFDSIM_NR_COUNT)
       count = s->log.counts[nr];
+   kfdsim_state_unlock(s);
+   return count;
+}
+
+KFDSIM_EXPORT uint64_t
+kfdsim_drm_ioctl_count(unsigned int nr)
+{
+   struct kfdsim_state *s = lock_active();
+   uint64_t count = 0;
+
+   if (!s)
+      return 0;
+   if (nr < KFDSIM_DRM_NR_COUNT)
+      count = s->drm_counts[nr];
    kfdsim_state_unlock(s);
    return count;
 }

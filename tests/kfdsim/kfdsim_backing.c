@@ -1,13 +1,12 @@
 /*
- * Device memory: one sparse memfd stands for VRAM, GTT, the doorbell pages and
- * the MMIO pages of every emulated GPU.
- *
- * A single file keeps the emulator at one fd however many buffers a test
- * allocates. A buffer's range in the file is also its render-node mmap offset
- * (like a DRM fake offset, it is above 4 GiB and below 2^40, which libhsakmt
- * requires to tell render-node offsets from KFD ones). Pages are only
- * allocated when touched, and punched out on free, which also gives freed VRAM
- * back as zeroes (VRAM_WIPE_ON_RELEASE).
+ * Device memory: one sparse memfd stands for the doorbell pages, the MMIO pages,
+ * the signal and CWSR pages of every emulated GPU, and gives every buffer its
+ * render-node mmap offset: a buffer's range in the file (like a DRM fake offset,
+ * it is above 4 GiB and below 2^40, which libhsakmt requires to tell render-node
+ * offsets from KFD ones). The pages of a VRAM or GTT buffer live in a memfd of
+ * their own (kfdsim_memory.c), so that the buffer can be exported as a dma-buf
+ * that another process maps at offset 0. Pages are only allocated when touched,
+ * and punched out on free.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +30,7 @@ kfdsim_backing_init(struct kfdsim_backing *b)
    b->fd = memfd_create("kfdsim-device-memory", MFD_CLOEXEC);
    if (b->fd < 0)
       return -errno;
-   if (ftruncate(b->fd, (off_t)BACKING_END) < 0 || fstat(b->fd, &st) < 0) {
+   if (ftruncate(b->fd, (off_t)BACKING_END) < 0 || kfdsim_real()->fstat(b->fd, &st) < 0) {
       int err = -errno;
       kfdsim_real()->close(b->fd);
       b->fd = -1;
@@ -107,10 +106,28 @@ kfdsim_backing_free(struct kfdsim_backing *b, uint64_t start)
 int
 kfdsim_backing_read(struct kfdsim_backing *b, uint64_t off, void *buf, size_t len)
 {
+   return kfdsim_memfile_read(b->fd, off, buf, len);
+}
+
+int
+kfdsim_backing_write(struct kfdsim_backing *b, uint64_t off, const void *buf, size_t len)
+{
+   return kfdsim_memfile_write(b->fd, off, buf, len);
+}
+
+int
+kfdsim_backing_fill(struct kfdsim_backing *b, uint64_t off, int byte, size_t len)
+{
+   return kfdsim_memfile_fill(b->fd, off, byte, len);
+}
+
+int
+kfdsim_memfile_read(int fd, uint64_t off, void *buf, size_t len)
+{
    uint8_t *dst = buf;
 
    while (len) {
-      ssize_t n = pread(b->fd, dst, len, (off_t)off);
+      ssize_t n = pread(fd, dst, len, (off_t)off);
       if (n < 0 && errno == EINTR)
          continue;
       if (n <= 0)
@@ -123,12 +140,12 @@ kfdsim_backing_read(struct kfdsim_backing *b, uint64_t off, void *buf, size_t le
 }
 
 int
-kfdsim_backing_write(struct kfdsim_backing *b, uint64_t off, const void *buf, size_t len)
+kfdsim_memfile_write(int fd, uint64_t off, const void *buf, size_t len)
 {
    const uint8_t *src = buf;
 
    while (len) {
-      ssize_t n = pwrite(b->fd, src, len, (off_t)off);
+      ssize_t n = pwrite(fd, src, len, (off_t)off);
       if (n < 0 && errno == EINTR)
          continue;
       if (n <= 0)
@@ -141,14 +158,14 @@ kfdsim_backing_write(struct kfdsim_backing *b, uint64_t off, const void *buf, si
 }
 
 int
-kfdsim_backing_fill(struct kfdsim_backing *b, uint64_t off, int byte, size_t len)
+kfdsim_memfile_fill(int fd, uint64_t off, int byte, size_t len)
 {
    uint8_t chunk[4096];
 
    memset(chunk, byte, sizeof(chunk));
    while (len) {
       size_t n = len < sizeof(chunk) ? len : sizeof(chunk);
-      int ret = kfdsim_backing_write(b, off, chunk, n);
+      int ret = kfdsim_memfile_write(fd, off, chunk, n);
       if (ret)
          return ret;
       off += n;

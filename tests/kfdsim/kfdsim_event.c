@@ -63,6 +63,7 @@ kernel_signal_page(struct kfdsim_state *s)
                        KFDSIM_EVENT_PAGE_SIZE);
    s->process.signal_page_set = true;
    s->process.signal_page_kernel = true;
+   s->process.signal_page_fd = s->backing.fd;
    s->process.signal_page_size = KFDSIM_EVENT_PAGE_SIZE;
    return 0;
 }
@@ -97,11 +98,11 @@ set_user_signal_page(struct kfdsim_state *s, uint64_t handle)
     */
    if (!(bo->flags & KFD_IOC_ALLOC_MEM_FLAGS_GTT) || bo->size < KFDSIM_EVENT_PAGE_SIZE)
       return -EINVAL;
-   kfdsim_backing_fill(&s->backing, bo->backing, UNSIGNALED_SLOT_BYTE,
-                       KFDSIM_EVENT_PAGE_SIZE);
+   kfdsim_memfile_fill(bo->mem_fd, 0, UNSIGNALED_SLOT_BYTE, KFDSIM_EVENT_PAGE_SIZE);
    s->process.signal_page_set = true;
    s->process.signal_page_kernel = false;
-   s->process.signal_page = bo->backing;
+   s->process.signal_page_fd = bo->mem_fd;
+   s->process.signal_page = 0;
    s->process.signal_page_size = bo->size;
    s->process.signal_page_handle = handle;
    return 0;

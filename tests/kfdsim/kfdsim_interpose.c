@@ -16,7 +16,6 @@
 #undef _FILE_OFFSET_BITS
 #undef _FORTIFY_SOURCE
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -25,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "kfdsim_priv.h"
@@ -53,24 +53,6 @@ render_minor(const char *path)
    return *end || minor > 255 ? -1 : (int)minor;
 }
 
-/* libhsakmt asks libdrm for the marketing name of each GPU (drmOpenRender +
- * amdgpu_device_initialize). A memfd would only make libdrm's DRM ioctls fail
- * noisily, so its opens are refused as if the node did not exist, which is
- * what libhsakmt copes with on a machine without /dev/dri.
- */
-static bool
-called_from_libdrm(const void *caller)
-{
-   Dl_info info;
-   const char *base;
-
-   if (!caller || !dladdr(caller, &info) || !info.dli_fname)
-      return false;
-   base = strrchr(info.dli_fname, '/');
-   base = base ? base + 1 : info.dli_fname;
-   return !strncmp(base, "libdrm", 6);
-}
-
 static int
 open_kfd(struct kfdsim_state *s, int flags)
 {
@@ -92,15 +74,10 @@ open_kfd(struct kfdsim_state *s, int flags)
 }
 
 static int
-open_render(struct kfdsim_state *s, unsigned int gpu, const char *path, int flags,
-            const void *caller)
+open_render(struct kfdsim_state *s, unsigned int gpu, const char *path, int flags)
 {
    int fd, ret;
 
-   if (called_from_libdrm(caller)) {
-      kfdsim_trace(s, "open %s from libdrm refused (no DRM emulation)", path);
-      return -ENOENT;
-   }
    fd = memfd_create("kfdsim-render", (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
    if (fd < 0)
       return -errno;
@@ -112,14 +89,25 @@ open_render(struct kfdsim_state *s, unsigned int gpu, const char *path, int flag
    return fd;
 }
 
+/* The emulated GPU whose render node has this minor, or -1. */
+static int
+gpu_of_minor(struct kfdsim_state *s, int minor)
+{
+   for (unsigned int i = 0; minor >= 0 && i < s->device_count; i++) {
+      if (s->devices[i].props.render_minor == (uint32_t)minor)
+         return (int)i;
+   }
+   return -1;
+}
+
 /* Returns true if the emulator answered the open (fd or -errno in *result). */
 static bool
-open_emulated(const char *path, int flags, const void *caller, int *result)
+open_emulated(const char *path, int flags, int *result)
 {
    char buf[256];
    const char *rel;
    int minor;
-   bool kfd;
+   bool kfd, drm = false;
    struct kfdsim_state *s;
    bool handled = true;
 
@@ -127,7 +115,7 @@ open_emulated(const char *path, int flags, const void *caller, int *result)
       return false;
    kfd = !strcmp(path, "/dev/kfd");
    minor = render_minor(path);
-   rel = kfdsim_sysfs_relative(path, buf, sizeof(buf));
+   rel = kfdsim_sysfs_relative(path, buf, sizeof(buf), &drm);
    if (!kfd && minor < 0 && !rel)
       return false;
 
@@ -137,16 +125,14 @@ open_emulated(const char *path, int flags, const void *caller, int *result)
    } else if (kfd) {
       *result = open_kfd(s, flags);
    } else if (minor >= 0) {
-      handled = false;
-      for (unsigned int i = 0; i < s->device_count; i++) {
-         if (s->devices[i].props.render_minor == (uint32_t)minor) {
-            *result = open_render(s, i, path, flags, caller);
-            handled = true;
-            break;
-         }
-      }
+      int gpu = gpu_of_minor(s, minor);
+      handled = gpu >= 0;
+      if (handled)
+         *result = open_render(s, (unsigned int)gpu, path, flags);
+   } else if (kfdsim_sysfs_claims(s, rel, drm)) {
+      *result = kfdsim_sysfs_open(s, rel, drm, flags);
    } else {
-      *result = kfdsim_sysfs_open(s, rel, flags);
+      handled = false;
    }
    kfdsim_state_unlock(s);
    return handled;
@@ -180,7 +166,7 @@ open(const char *path, int flags, ...)
       mode = (mode_t)va_arg(ap, int);
       va_end(ap);
    }
-   if (open_emulated(path, flags, __builtin_return_address(0), &result))
+   if (open_emulated(path, flags, &result))
       return finish_open(result);
    return kfdsim_real()->open(path, flags, mode);
 }
@@ -197,7 +183,7 @@ open64(const char *path, int flags, ...)
       mode = (mode_t)va_arg(ap, int);
       va_end(ap);
    }
-   if (open_emulated(path, flags, __builtin_return_address(0), &result))
+   if (open_emulated(path, flags, &result))
       return finish_open(result);
    return kfdsim_real()->open(path, flags, mode);
 }
@@ -214,7 +200,7 @@ openat(int dirfd, const char *path, int flags, ...)
       mode = (mode_t)va_arg(ap, int);
       va_end(ap);
    }
-   if (open_emulated(path, flags, __builtin_return_address(0), &result))
+   if (open_emulated(path, flags, &result))
       return finish_open(result);
    return kfdsim_real()->openat(dirfd, path, flags, mode);
 }
@@ -231,7 +217,7 @@ openat64(int dirfd, const char *path, int flags, ...)
       mode = (mode_t)va_arg(ap, int);
       va_end(ap);
    }
-   if (open_emulated(path, flags, __builtin_return_address(0), &result))
+   if (open_emulated(path, flags, &result))
       return finish_open(result);
    return kfdsim_real()->openat(dirfd, path, flags, mode);
 }
@@ -241,7 +227,7 @@ __open_2(const char *path, int flags)
 {
    int result;
 
-   if (open_emulated(path, flags, __builtin_return_address(0), &result))
+   if (open_emulated(path, flags, &result))
       return finish_open(result);
    return kfdsim_real()->open(path, flags);
 }
@@ -251,7 +237,7 @@ __open64_2(const char *path, int flags)
 {
    int result;
 
-   if (open_emulated(path, flags, __builtin_return_address(0), &result))
+   if (open_emulated(path, flags, &result))
       return finish_open(result);
    return kfdsim_real()->open(path, flags);
 }
@@ -261,7 +247,7 @@ __openat_2(int dirfd, const char *path, int flags)
 {
    int result;
 
-   if (open_emulated(path, flags, __builtin_return_address(0), &result))
+   if (open_emulated(path, flags, &result))
       return finish_open(result);
    return kfdsim_real()->openat(dirfd, path, flags);
 }
@@ -271,7 +257,7 @@ __openat64_2(int dirfd, const char *path, int flags)
 {
    int result;
 
-   if (open_emulated(path, flags, __builtin_return_address(0), &result))
+   if (open_emulated(path, flags, &result))
       return finish_open(result);
    return kfdsim_real()->openat(dirfd, path, flags);
 }
@@ -295,12 +281,12 @@ fopen_flags(const char *mode)
 }
 
 static bool
-fopen_emulated(const char *path, const char *mode, const void *caller, FILE **file)
+fopen_emulated(const char *path, const char *mode, FILE **file)
 {
    int flags = mode ? fopen_flags(mode) : -1;
    int result;
 
-   if (flags < 0 || !open_emulated(path, flags, caller, &result))
+   if (flags < 0 || !open_emulated(path, flags, &result))
       return false;
    *file = NULL;
    if (result < 0) {
@@ -321,7 +307,7 @@ fopen(const char *path, const char *mode)
 {
    FILE *file;
 
-   if (fopen_emulated(path, mode, __builtin_return_address(0), &file))
+   if (fopen_emulated(path, mode, &file))
       return file;
    return kfdsim_real()->fopen(path, mode);
 }
@@ -331,7 +317,7 @@ fopen64(const char *path, const char *mode)
 {
    FILE *file;
 
-   if (fopen_emulated(path, mode, __builtin_return_address(0), &file))
+   if (fopen_emulated(path, mode, &file))
       return file;
    return kfdsim_real()->fopen(path, mode);
 }
@@ -340,7 +326,8 @@ KFDSIM_EXPORT DIR *
 opendir(const char *path)
 {
    char buf[256];
-   const char *rel = kfdsim_sysfs_relative(path, buf, sizeof(buf));
+   bool drm = false;
+   const char *rel = kfdsim_sysfs_relative(path, buf, sizeof(buf), &drm);
    struct kfdsim_state *s;
    struct kfdsim_dir *dir = NULL;
    int err = 0;
@@ -349,9 +336,9 @@ opendir(const char *path)
    if (!rel)
       return kfdsim_real()->opendir(path);
    s = kfdsim_state_lock();
-   handled = s->mode == KFDSIM_MODE_ACTIVE;
+   handled = s->mode == KFDSIM_MODE_ACTIVE && kfdsim_sysfs_claims(s, rel, drm);
    if (handled)
-      dir = kfdsim_sysfs_opendir(s, rel, &err);
+      dir = kfdsim_sysfs_opendir(s, rel, drm, &err);
    kfdsim_state_unlock(s);
    if (!handled)
       return kfdsim_real()->opendir(path);
@@ -424,7 +411,7 @@ closedir(DIR *dir)
 static bool
 maybe_emulated_fd_stat(int fd, struct stat *st)
 {
-   return fd >= 0 && kfdsim_state_has_files() && fstat(fd, st) == 0 &&
+   return fd >= 0 && kfdsim_state_has_files() && kfdsim_real()->fstat(fd, st) == 0 &&
           kfdsim_state_is_memfd_dev(st->st_dev);
 }
 
@@ -458,10 +445,7 @@ ioctl(int fd, unsigned long request, ...)
    if (copy.kind == KFDSIM_FILE_KFD) {
       ret = kfdsim_ioctl_kfd(s, &copy, fd, request, (uint64_t)(uintptr_t)arg);
    } else {
-      /* No DRM ioctl is emulated on render nodes. */
-      kfdsim_trace(s, "ioctl fd=%d request=0x%lx on a render node: not emulated", fd,
-                   request);
-      ret = -EINVAL;
+      ret = kfdsim_ioctl_render(s, &copy, fd, request, (uint64_t)(uintptr_t)arg);
    }
    kfdsim_state_unlock(s);
    if (ret < 0) {
@@ -530,4 +514,103 @@ close(int fd)
    }
    kfdsim_state_unlock(s);
    return ret;
+}
+
+/* DRM_MAJOR: render nodes are character devices 226:128 and up. */
+#define DRM_CHAR_MAJOR 226
+
+/* An emulated render-node fd looks like the character device it stands for:
+ * libdrm's drmGetNodeTypeFromFd() checks that (and the /sys/dev/char entry
+ * below) before it treats an fd as a render node.
+ */
+static void
+device_stat(struct stat *st)
+{
+   struct kfdsim_state *s;
+   struct kfdsim_file *file;
+
+   if (!kfdsim_state_has_files() || !kfdsim_state_is_memfd_dev(st->st_dev))
+      return;
+   s = kfdsim_state_lock();
+   file = s->mode == KFDSIM_MODE_ACTIVE ? kfdsim_file_lookup_stat(s, st) : NULL;
+   if (file && file->kind == KFDSIM_FILE_RENDER) {
+      st->st_mode = S_IFCHR | 0660;
+      st->st_rdev = makedev(DRM_CHAR_MAJOR, s->devices[file->gpu].props.render_minor);
+      st->st_size = 0;
+      st->st_blocks = 0;
+   }
+   kfdsim_state_unlock(s);
+}
+
+KFDSIM_EXPORT int
+fstat(int fd, struct stat *st)
+{
+   int ret = kfdsim_real()->fstat(fd, st);
+
+   if (ret == 0)
+      device_stat(st);
+   return ret;
+}
+
+KFDSIM_EXPORT int
+fstat64(int fd, struct stat64 *st)
+{
+   _Static_assert(sizeof(struct stat) == sizeof(struct stat64), "one stat layout");
+   return fstat(fd, (struct stat *)st);
+}
+
+/* stat() of an emulated render node or of its /sys/dev/char entries; false
+ * when the path is not one of those.
+ */
+static bool
+stat_emulated(const char *path, struct stat *st, int *ret)
+{
+   char buf[256];
+   bool drm = false;
+   int minor = path ? render_minor(path) : -1;
+   const char *rel =
+      minor < 0 ? kfdsim_sysfs_relative(path, buf, sizeof(buf), &drm) : NULL;
+   struct kfdsim_state *s;
+   bool handled = false;
+
+   if (minor < 0 && !(rel && drm))
+      return false;
+   s = kfdsim_state_lock();
+   if (s->mode == KFDSIM_MODE_ACTIVE) {
+      int gpu = minor >= 0 ? gpu_of_minor(s, minor) : -1;
+      const struct kfdsim_sysfs_file *file =
+         rel ? kfdsim_topology_find_file(&s->drm_sysfs, rel) : NULL;
+
+      memset(st, 0, sizeof(*st));
+      st->st_nlink = 1;
+      st->st_blksize = 4096;
+      if (gpu >= 0) {
+         st->st_mode = S_IFCHR | 0660;
+         st->st_rdev = makedev(DRM_CHAR_MAJOR, (unsigned int)minor);
+         handled = true;
+      } else if (rel && kfdsim_sysfs_claims(s, rel, drm)) {
+         st->st_mode = file ? S_IFREG | 0444 : S_IFDIR | 0755;
+         st->st_size = file ? (off_t)file->size : 0;
+         handled = true;
+      }
+      *ret = 0;
+   }
+   kfdsim_state_unlock(s);
+   return handled;
+}
+
+KFDSIM_EXPORT int
+stat(const char *path, struct stat *st)
+{
+   int ret;
+
+   if (stat_emulated(path, st, &ret))
+      return ret;
+   return kfdsim_real()->stat(path, st);
+}
+
+KFDSIM_EXPORT int
+stat64(const char *path, struct stat64 *st)
+{
+   return stat(path, (struct stat *)st);
 }

@@ -20,12 +20,16 @@ struct ioctl_desc {
    unsigned int cmd;
    const char *name;
    kfdsim_ioctl_handler handler;
+   uint32_t since_minor; /* the KFD minor version that added it, 0 for older */
 };
 
 #define DESC(ioc, suffix, fn) \
-   [_IOC_NR(AMDKFD_IOC_##ioc)] = { AMDKFD_IOC_##ioc, #suffix, fn }
+   [_IOC_NR(AMDKFD_IOC_##ioc)] = { AMDKFD_IOC_##ioc, #suffix, fn, 0 }
+#define DESC_SINCE(ioc, suffix, fn, minor) \
+   [_IOC_NR(KFDSIM_IOC_##ioc)] = { KFDSIM_IOC_##ioc, #suffix, fn, minor }
 
-/* The command table of a KFD 1.11 kernel. */
+/* The command table of a KFD 1.14 kernel; an older emulated version (KFDSIM_KFD_MINOR)
+ * does not know the commands added since. */
 static const struct ioctl_desc ioctls[] = {
    DESC(GET_VERSION, GET_VERSION, kfdsim_ioctl_get_version),
    DESC(CREATE_QUEUE, CREATE_QUEUE, kfdsim_ioctl_create_queue),
@@ -64,6 +68,9 @@ static const struct ioctl_desc ioctls[] = {
    DESC(SET_XNACK_MODE, SET_XNACK_MODE, kfdsim_ioctl_set_xnack_mode),
    DESC(CRIU_OP, CRIU_OP, kfdsim_ioctl_criu),
    DESC(AVAILABLE_MEMORY, AVAILABLE_MEMORY, kfdsim_ioctl_available_memory),
+   DESC_SINCE(EXPORT_DMABUF, EXPORT_DMABUF, kfdsim_ioctl_export_dmabuf, 12),
+   DESC_SINCE(RUNTIME_ENABLE, RUNTIME_ENABLE, kfdsim_ioctl_runtime_enable, 13),
+   DESC_SINCE(DBG_TRAP, DBG_TRAP, kfdsim_ioctl_dbg_trap, 13),
 };
 
 #define IOCTL_COUNT (sizeof(ioctls) / sizeof(ioctls[0]))
@@ -151,7 +158,8 @@ kfdsim_ioctl_kfd(struct kfdsim_state *s, const struct kfdsim_file *file, int fd,
       ret = -inject;
       goto done;
    }
-   if (nr >= IOCTL_COUNT || !ioctls[nr].handler) {
+   if (nr >= IOCTL_COUNT || !ioctls[nr].handler ||
+       ioctls[nr].since_minor > s->kfd_minor) {
       ret = -EINVAL;
       goto done;
    }

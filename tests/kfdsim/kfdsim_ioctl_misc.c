@@ -1,7 +1,7 @@
 /*
  * The small /dev/kfd commands: version, apertures, VM acquisition, policies,
- * clocks, tiling, scratch and trap handler, and the ones the emulator only
- * refuses (deprecated debugger, dma-buf, SMI, CRIU).
+ * clocks, tiling, scratch and trap handler, runtime enable, and the ones the
+ * emulator only refuses (deprecated and current debugger, SMI, CRIU).
  *
  * Each handler checks its arguments in the order amdkfd does, so the errno a
  * caller sees for a given mistake is the kernel's.
@@ -36,7 +36,7 @@ kfdsim_ioctl_get_version(struct kfdsim_state *s, void *args, uint32_t size)
    struct kfd_ioctl_get_version_args *a = args;
 
    a->major_version = KFD_IOCTL_MAJOR_VERSION;
-   a->minor_version = KFD_IOCTL_MINOR_VERSION;
+   a->minor_version = s->kfd_minor;
    return 0;
 }
 
@@ -189,7 +189,7 @@ kfdsim_ioctl_get_tile_config(struct kfdsim_state *s, void *args, uint32_t size)
 
    if (!dev)
       return -EINVAL;
-   a->gb_addr_config = dev->props.gfx_version >= 100000 ? 0x00000444u : 0x2a114042u;
+   a->gb_addr_config = kfdsim_gb_addr_config(&dev->props);
    a->num_banks = 0;
    a->num_ranks = 0;
    if (a->num_tile_configs > 32)
@@ -230,35 +230,6 @@ kfdsim_ioctl_dbg_deprecated(struct kfdsim_state *s, void *args, uint32_t size)
    return -EPERM;
 }
 
-/* dma_buf_get(): EBADF for a closed fd, EINVAL for anything that is not an
- * amdgpu dma-buf. The emulator never exports one, so every fd ends there.
- */
-static int
-dmabuf_get(uint32_t fd)
-{
-   return fcntl((int)fd, F_GETFD) < 0 ? -EBADF : -EINVAL;
-}
-
-int
-kfdsim_ioctl_get_dmabuf_info(struct kfdsim_state *s, void *args, uint32_t size)
-{
-   struct kfd_ioctl_get_dmabuf_info_args *a = args;
-
-   if (s->device_count == 0)
-      return -EINVAL;
-   return dmabuf_get(a->dmabuf_fd);
-}
-
-int
-kfdsim_ioctl_import_dmabuf(struct kfdsim_state *s, void *args, uint32_t size)
-{
-   struct kfd_ioctl_import_dmabuf_args *a = args;
-
-   if (!kfdsim_device_by_id(s, a->gpu_id))
-      return -EINVAL;
-   return dmabuf_get(a->dmabuf_fd);
-}
-
 int
 kfdsim_ioctl_smi_events(struct kfdsim_state *s, void *args, uint32_t size)
 {
@@ -277,5 +248,39 @@ kfdsim_ioctl_criu(struct kfdsim_state *s, void *args, uint32_t size)
    if (geteuid() != 0)
       return -EACCES;
    /* Not emulated. */
+   return -EOPNOTSUPP;
+}
+
+/* runtime_enable()/runtime_disable() of amdkfd (KFD 1.13): once per process, before
+ * any queue. The upstream kernel leaves capabilities_mask as user mode passed it;
+ * KFDSIM_RUNTIME_CAPS makes it report a mask, as a driver with core-dump support
+ * does (KFD_RUNTIME_ENABLE_CAPS_SUPPORTS_CORE_DUMP_MASK, 0x80000000).
+ */
+int
+kfdsim_ioctl_runtime_enable(struct kfdsim_state *s, void *args, uint32_t size)
+{
+   struct kfdsim_runtime_enable_args *a = args;
+
+   if (!(a->mode_mask & KFDSIM_RUNTIME_ENABLE_MODE_ENABLE)) {
+      s->process.runtime_enabled = false;
+      return 0;
+   }
+   if (s->process.runtime_enabled)
+      return -EBUSY;
+   if (s->process.queues)
+      return -EEXIST;
+   s->process.runtime_enabled = true;
+   if (s->runtime_caps_set)
+      a->capabilities_mask = s->runtime_caps;
+   return 0;
+}
+
+/* The debugger (KFD 1.13) acts on a process it has ptrace-attached; the emulator
+ * has no model of that.
+ */
+int
+kfdsim_ioctl_dbg_trap(struct kfdsim_state *s, void *args, uint32_t size)
+{
+   kfdsim_trace(s, "DBG_TRAP is not emulated");
    return -EOPNOTSUPP;
 }

@@ -10,10 +10,12 @@
 
 #include "kfdsim_priv.h"
 
-/* A test that runs long enough to exceed this is not inspecting every call;
- * later calls are still counted.
+/* The log keeps the most recent calls only, so a long-running process (a vtest
+ * server serving thousands of sessions) stays at a constant size; tests inspect
+ * the few calls since their last kfdsim_log_clear(). Every call is still
+ * counted.
  */
-#define LOG_MAX_ENTRIES 1000000
+#define LOG_MAX_ENTRIES 4096
 
 void
 kfdsim_log_init(struct kfdsim_log *log)
@@ -41,19 +43,27 @@ kfdsim_trace_open(struct kfdsim_log *log)
 }
 
 static void
+free_entry(struct kfdsim_log_entry *entry)
+{
+   free(entry->in);
+   free(entry->out);
+   entry->in = entry->out = NULL;
+}
+
+static void
 free_entries(struct kfdsim_log *log)
 {
-   for (size_t i = 0; i < log->count; i++) {
-      free(log->entries[i].in);
-      free(log->entries[i].out);
-   }
+   for (size_t i = 0; i < log->count; i++)
+      free_entry(&log->entries[(log->first + i) % log->capacity]);
    log->count = 0;
+   log->first = 0;
 }
 
 void
 kfdsim_log_reset(struct kfdsim_log *log)
 {
    free_entries(log);
+   log->dropped = 0;
    memset(log->counts, 0, sizeof(log->counts));
 }
 
@@ -81,28 +91,51 @@ kfdsim_log_count_and_inject(struct kfdsim_log *log, unsigned int nr)
    return log->fail[nr].err;
 }
 
-/* Takes ownership of entry->in and entry->out. */
+/* Takes ownership of entry->in and entry->out. When the log is full, the
+ * oldest record makes room.
+ */
 void
 kfdsim_log_append(struct kfdsim_log *log, const struct kfdsim_log_entry *entry)
 {
+   struct kfdsim_log_entry copy = *entry;
+
    if (log->count == log->capacity && log->capacity < LOG_MAX_ENTRIES) {
       size_t capacity = log->capacity ? log->capacity * 2 : 256;
-      void *entries;
+      struct kfdsim_log_entry *entries;
 
       if (capacity > LOG_MAX_ENTRIES)
          capacity = LOG_MAX_ENTRIES;
-      entries = realloc(log->entries, capacity * sizeof(*log->entries));
+      entries = calloc(capacity, sizeof(*entries));
       if (entries) {
+         /* unroll the ring into the new array, oldest first */
+         for (size_t i = 0; i < log->count; i++)
+            entries[i] = log->entries[(log->first + i) % log->capacity];
+         free(log->entries);
          log->entries = entries;
          log->capacity = capacity;
+         log->first = 0;
       }
    }
-   if (log->count == log->capacity) {
-      free(entry->in);
-      free(entry->out);
+   if (log->capacity == 0) {
+      free_entry(&copy);
       return;
    }
-   log->entries[log->count++] = *entry;
+   if (log->count == log->capacity) {
+      free_entry(&log->entries[log->first]);
+      log->entries[log->first] = copy;
+      log->first = (log->first + 1) % log->capacity;
+      log->dropped++;
+      return;
+   }
+   log->entries[(log->first + log->count++) % log->capacity] = copy;
+}
+
+const struct kfdsim_log_entry *
+kfdsim_log_entry_at(const struct kfdsim_log *log, size_t index)
+{
+   if (index >= log->count)
+      return NULL;
+   return &log->entries[(log->first + index) % log->capacity];
 }
 
 void

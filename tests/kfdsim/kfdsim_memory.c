@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "kfdsim_priv.h"
 
@@ -98,8 +100,8 @@ kfdsim_bo_by_gpu_va(struct kfdsim_state *s, uint64_t gpu_va, bool mapped_only)
    return NULL;
 }
 
-static uint32_t
-lowest_free_idr(struct kfdsim_state *s, unsigned int gpu)
+uint32_t
+kfdsim_bo_next_idr(struct kfdsim_state *s, unsigned int gpu)
 {
    uint32_t idr = 0;
    bool used;
@@ -199,6 +201,7 @@ kfdsim_ioctl_alloc_memory(struct kfdsim_state *s, void *args, uint32_t args_size
    bo = calloc(1, sizeof(*bo));
    if (!bo)
       return -ENOMEM;
+   bo->mem_fd = -1;
    bo->gpu = (unsigned int)kfdsim_device_index(s, dev);
    bo->flags = flags;
    bo->va = a->va_addr;
@@ -215,7 +218,13 @@ kfdsim_ioctl_alloc_memory(struct kfdsim_state *s, void *args, uint32_t args_size
          goto err_unreserve;
       bo->userptr = a->mmap_offset;
    }
-   /* Every BO gets a render-node mmap offset; only VRAM and GTT get pages. */
+   /* Every BO gets a render-node mmap offset; only VRAM and GTT get pages, in a
+    * memory file of their own (what a dma-buf export hands out). */
+   if (domain & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT)) {
+      ret = kfdsim_bo_memfile_create(size, &bo->mem_fd);
+      if (ret)
+         goto err_unreserve;
+   }
    ret = kfdsim_backing_alloc(
       &s->backing,
       domain & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT)
@@ -225,7 +234,7 @@ kfdsim_ioctl_alloc_memory(struct kfdsim_state *s, void *args, uint32_t args_size
    if (ret)
       goto err_unreserve;
 
-   bo->idr = lowest_free_idr(s, bo->gpu);
+   bo->idr = kfdsim_bo_next_idr(s, bo->gpu);
    bo->next = s->process.bos;
    s->process.bos = bo;
 
@@ -238,8 +247,33 @@ kfdsim_ioctl_alloc_memory(struct kfdsim_state *s, void *args, uint32_t args_size
 err_unreserve:
    unreserve_memory(s, dev, flags, size);
 err_free:
-   free(bo);
+   kfdsim_bo_destroy(bo);
    return ret;
+}
+
+int
+kfdsim_bo_memfile_create(uint64_t size, int *fd)
+{
+   /* the name marks its mappings as device mappings (kfdsim_usermem.c) */
+   *fd = memfd_create("kfdsim-device-memory", MFD_CLOEXEC);
+   if (*fd < 0)
+      return -errno;
+   if (ftruncate(*fd, (off_t)size) < 0) {
+      int err = -errno;
+      kfdsim_real()->close(*fd);
+      *fd = -1;
+      return err;
+   }
+   return 0;
+}
+
+void
+kfdsim_bo_destroy(struct kfdsim_bo *bo)
+{
+   /* a dma-buf exported from it keeps the pages alive, as a GEM reference does */
+   if (bo->mem_fd >= 0)
+      kfdsim_real()->close(bo->mem_fd);
+   free(bo);
 }
 
 static void
@@ -271,10 +305,12 @@ kfdsim_ioctl_free_memory(struct kfdsim_state *s, void *args, uint32_t args_size)
    if (bo->mapped_mask)
       return -EBUSY;
 
-   unreserve_memory(s, dev, bo->flags, bo->size);
+   /* an import shares the exporter's pages and was never charged for them */
+   if (!bo->imported)
+      unreserve_memory(s, dev, bo->flags, bo->size);
    kfdsim_backing_free(&s->backing, bo->backing);
    unlink_bo(s, bo);
-   free(bo);
+   kfdsim_bo_destroy(bo);
    return 0;
 }
 
@@ -431,12 +467,13 @@ access_bo(struct kfdsim_state *s, const struct kfdsim_bo *bo, uint64_t offset, v
       return write ? kfdsim_copy_to_user(bo->userptr + offset, buf, len)
                    : kfdsim_copy_from_user(buf, bo->userptr + offset, len);
    }
+   if (bo->mem_fd >= 0)
+      return write ? kfdsim_memfile_write(bo->mem_fd, offset, buf, len)
+                   : kfdsim_memfile_read(bo->mem_fd, offset, buf, len);
    if (bo->flags & KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL)
       base = dev->doorbell_page;
-   else if (bo->flags & KFD_IOC_ALLOC_MEM_FLAGS_MMIO_REMAP)
-      base = dev->mmio_page;
    else
-      base = bo->backing;
+      base = dev->mmio_page;
    return write ? kfdsim_backing_write(&s->backing, base + offset, buf, len)
                 : kfdsim_backing_read(&s->backing, base + offset, buf, len);
 }

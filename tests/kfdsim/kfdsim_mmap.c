@@ -16,10 +16,10 @@
 #include "kfdsim_priv.h"
 
 static void *
-map_backing(struct kfdsim_state *s, void *addr, size_t len, int prot, int flags,
-            uint64_t start, bool dontfork, int *err)
+map_file(int fd, void *addr, size_t len, int prot, int flags, uint64_t start,
+         bool dontfork, int *err)
 {
-   void *p = kfdsim_real()->mmap(addr, len, prot, flags, s->backing.fd, (off_t)start);
+   void *p = kfdsim_real()->mmap(addr, len, prot, flags, fd, (off_t)start);
 
    if (p == MAP_FAILED) {
       *err = errno;
@@ -63,8 +63,8 @@ mmap_kfd(struct kfdsim_state *s, const struct kfdsim_file *file, void *addr, siz
          *err = EINVAL;
          return MAP_FAILED;
       }
-      start = s->process.signal_page;
-      break;
+      return map_file(s->process.signal_page_fd, addr, len, prot, flags,
+                      s->process.signal_page, true, err);
    case KFDSIM_MMAP_TYPE_RESERVED_MEM:
       if (!dev) {
          *err = ENODEV;
@@ -93,7 +93,7 @@ mmap_kfd(struct kfdsim_state *s, const struct kfdsim_file *file, void *addr, siz
       start = dev->mmio_page;
       break;
    }
-   return map_backing(s, addr, len, prot, flags, start, true, err);
+   return map_file(s->backing.fd, addr, len, prot, flags, start, true, err);
 }
 
 static void *
@@ -123,7 +123,7 @@ mmap_render(struct kfdsim_state *s, const struct kfdsim_file *file, void *addr,
       *err = EACCES;
       return MAP_FAILED;
    }
-   return map_backing(s, addr, len, prot, flags, off, false, err);
+   return map_file(bo->mem_fd, addr, len, prot, flags, off - bo->backing, false, err);
 }
 
 void *

@@ -27,6 +27,8 @@
 
 #define KFDSIM_PAGE_SIZE 4096ull
 #define KFDSIM_MAX_GPUS  8
+/* DRM ioctl nrs are 8 bits; render-node calls are counted per nr. */
+#define KFDSIM_DRM_NR_COUNT 256
 
 /* amdkfd's mmap offset encoding (kfd_priv.h): type in bits 63:62, gpu_id in
  * bits 61:46 of the byte offset user mode passes to mmap().
@@ -40,6 +42,38 @@
 #define KFDSIM_MMAP_GPU_ID_SHIFT      46
 #define KFDSIM_MMAP_GPU_ID_MASK       (0xffffull << KFDSIM_MMAP_GPU_ID_SHIFT)
 #define KFDSIM_MMAP_GPU_ID(id)        (((uint64_t)(id) << KFDSIM_MMAP_GPU_ID_SHIFT))
+
+/* The KFD 1.12 and 1.13 commands, newer than the installed <linux/kfd_ioctl.h>
+ * (1.11); layouts from kfd_ioctl.h of those versions.
+ */
+struct kfdsim_export_dmabuf_args {
+   uint64_t handle;    /* to KFD */
+   uint32_t flags;     /* to KFD: O_CLOEXEC or not */
+   uint32_t dmabuf_fd; /* from KFD */
+};
+struct kfdsim_runtime_enable_args {
+   uint64_t r_debug;
+   uint32_t mode_mask;
+   uint32_t capabilities_mask;
+};
+#define KFDSIM_IOC_EXPORT_DMABUF  _IOWR('K', 0x24, struct kfdsim_export_dmabuf_args)
+#define KFDSIM_IOC_RUNTIME_ENABLE _IOWR('K', 0x25, struct kfdsim_runtime_enable_args)
+/* kfd_ioctl_dbg_trap_args: the target pid, the operation and a 24-byte union. */
+struct kfdsim_dbg_trap_args {
+   uint32_t pid;
+   uint32_t op;
+   uint8_t data[24];
+};
+#define KFDSIM_IOC_DBG_TRAP               _IOWR('K', 0x26, struct kfdsim_dbg_trap_args)
+#define KFDSIM_RUNTIME_ENABLE_MODE_ENABLE 1u
+/* The oldest and newest KFD interface the emulator can present. */
+#define KFDSIM_KFD_MINOR_MIN     11
+#define KFDSIM_KFD_MINOR_MAX     14
+#define KFDSIM_KFD_MINOR_DEFAULT 14
+/* HSA_CAP_TRAP_DEBUG_FIRMWARE_SUPPORTED: what libhsakmt 6.x checks before
+ * RUNTIME_ENABLE; amdkfd sets it where the firmware supports the debugger (1.13+).
+ */
+#define KFDSIM_CAP_DEBUG_FIRMWARE 0x20000000u
 
 /* KFD_IOC_ALLOC_MEM_FLAGS_WRITABLE is (1 << 31), which overflows int: use
  * this instead so UBSan stays quiet.
@@ -76,6 +110,8 @@ struct kfdsim_real_libc {
    int (*ioctl)(int fd, unsigned long request, ...);
    void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
    int (*close)(int fd);
+   int (*fstat)(int fd, struct stat *st);
+   int (*stat)(const char *path, struct stat *st);
 };
 
 const struct kfdsim_real_libc *kfdsim_real(void);
@@ -108,6 +144,15 @@ struct kfdsim_gpu_props {
    uint32_t num_sdma_xgmi_engines;
    uint32_t num_sdma_queues_per_engine;
    uint32_t num_cp_queues;
+   /* what the render node reports (AMDGPU_INFO_DEV_INFO) */
+   uint32_t pci_rev;
+   uint32_t cu_count;
+   uint32_t shader_engines;
+   uint32_t arrays_per_engine;
+   uint32_t wave_front_size;
+   uint32_t engine_clk_mhz;
+   uint32_t mem_clk_mhz;
+   uint32_t mem_width;
 };
 
 struct kfdsim_topology {
@@ -122,14 +167,16 @@ struct kfdsim_topology {
 /* Build the tree: from KFDSIM_SYSFS_KFD if set, else generated from the
  * KFDSIM_* environment. On failure *why says what was wrong.
  */
-int kfdsim_topology_init(struct kfdsim_topology *topo, char *why, size_t why_size);
+int kfdsim_topology_init(struct kfdsim_topology *topo, uint32_t kfd_minor, char *why,
+                         size_t why_size);
 void kfdsim_topology_fini(struct kfdsim_topology *topo);
 int kfdsim_topology_add_file(struct kfdsim_topology *topo, const char *path,
                              const char *content, size_t size);
 const struct kfdsim_sysfs_file *
 kfdsim_topology_find_file(const struct kfdsim_topology *topo, const char *path);
 bool kfdsim_topology_is_dir(const struct kfdsim_topology *topo, const char *path);
-int kfdsim_topology_generate(struct kfdsim_topology *topo, char *why, size_t why_size);
+int kfdsim_topology_generate(struct kfdsim_topology *topo, uint32_t kfd_minor, char *why,
+                             size_t why_size);
 
 /* ---------------------------------------------------------------------- */
 /* Device memory backing store (kfdsim_backing.c)                           */
@@ -156,6 +203,10 @@ int kfdsim_backing_read(struct kfdsim_backing *b, uint64_t off, void *buf, size_
 int
 kfdsim_backing_write(struct kfdsim_backing *b, uint64_t off, const void *buf, size_t len);
 int kfdsim_backing_fill(struct kfdsim_backing *b, uint64_t off, int byte, size_t len);
+/* The same on any memory file (a BO's own memfd). */
+int kfdsim_memfile_read(int fd, uint64_t off, void *buf, size_t len);
+int kfdsim_memfile_write(int fd, uint64_t off, const void *buf, size_t len);
+int kfdsim_memfile_fill(int fd, uint64_t off, int byte, size_t len);
 
 /* ---------------------------------------------------------------------- */
 /* The emulated kernel state (kfdsim_state.c)                              */
@@ -184,9 +235,11 @@ struct kfdsim_bo {
    uint32_t flags;
    uint64_t va;
    uint64_t size;        /* page aligned */
-   uint64_t backing;     /* VRAM/GTT: start in the backing store = mmap offset */
+   uint64_t backing;     /* its render-node mmap offset (a range of the backing store) */
+   int mem_fd;           /* VRAM/GTT: a memfd of its own holding the pages, else -1 */
    uint64_t userptr;     /* USERPTR: CPU address */
    uint32_t mapped_mask; /* bit per GPU index */
+   bool imported;        /* made by IMPORT_DMABUF: shares another BO's pages */
 };
 
 struct kfdsim_queue {
@@ -270,7 +323,9 @@ struct kfdsim_process {
    uint64_t signal_page_size;   /* bytes mapped: bounds the signal event ids */
    uint64_t signal_page_handle; /* the user BO's handle, 0 if kernel-made */
    bool signal_page_kernel;
+   int signal_page_fd; /* the backing store, or the user BO's memfd */
    uint32_t signal_event_count;
+   bool runtime_enabled; /* RUNTIME_ENABLE */
 };
 
 struct kfdsim_log_entry {
@@ -289,9 +344,11 @@ struct kfdsim_log_entry {
 };
 
 struct kfdsim_log {
-   struct kfdsim_log_entry *entries;
+   struct kfdsim_log_entry *entries; /* a ring of the most recent calls */
+   size_t first;                     /* index of the oldest record */
    size_t count;
    size_t capacity;
+   uint64_t dropped; /* records overwritten since the last reset */
    uint64_t next_seq;
    uint64_t counts[KFDSIM_NR_COUNT];
    struct {
@@ -321,6 +378,7 @@ enum kfdsim_mode {
 struct kfdsim_state {
    enum kfdsim_mode mode;
    struct kfdsim_topology topo;
+   struct kfdsim_topology drm_sysfs; /* /sys/dev/char/226:N/device/drm */
    struct kfdsim_backing backing;
    struct kfdsim_device devices[KFDSIM_MAX_GPUS];
    unsigned int device_count;
@@ -330,8 +388,12 @@ struct kfdsim_state {
    size_t file_capacity;
    struct kfdsim_dir *dirs;
    struct kfdsim_log log;
+   uint64_t drm_counts[KFDSIM_DRM_NR_COUNT]; /* render-node ioctls per nr */
    uint64_t gtt_limit;
    uint64_t sysmem_limit;
+   uint32_t kfd_minor;    /* the KFD interface minor version (KFDSIM_KFD_MINOR) */
+   bool runtime_caps_set; /* KFDSIM_RUNTIME_CAPS given: RUNTIME_ENABLE reports it */
+   uint32_t runtime_caps;
 };
 
 /* Lock the state, deciding on first use whether to emulate. */
@@ -375,6 +437,9 @@ void kfdsim_log_reset(struct kfdsim_log *log);
 /* Returns the errno to inject for this call of nr, or 0. Counts the call. */
 int kfdsim_log_count_and_inject(struct kfdsim_log *log, unsigned int nr);
 void kfdsim_log_append(struct kfdsim_log *log, const struct kfdsim_log_entry *entry);
+/* Record number index, 0 being the oldest kept; NULL past the end. */
+const struct kfdsim_log_entry *
+kfdsim_log_entry_at(const struct kfdsim_log *log, size_t index);
 void kfdsim_trace(struct kfdsim_state *s, const char *fmt, ...)
    __attribute__((format(printf, 2, 3)));
 void kfdsim_trace_open(struct kfdsim_log *log);
@@ -409,7 +474,16 @@ int kfdsim_ioctl_kfd(struct kfdsim_state *s, const struct kfdsim_file *file, int
  */
 typedef int (*kfdsim_ioctl_handler)(struct kfdsim_state *s, void *args, uint32_t size);
 
+/* kfdsim_dmabuf.c */
+int kfdsim_ioctl_export_dmabuf(struct kfdsim_state *s, void *args, uint32_t size);
+int kfdsim_ioctl_get_dmabuf_info(struct kfdsim_state *s, void *args, uint32_t size);
+int kfdsim_ioctl_import_dmabuf(struct kfdsim_state *s, void *args, uint32_t size);
+/* The BO whose pages the file with this inode holds, or NULL. */
+struct kfdsim_bo *kfdsim_bo_by_memfile(struct kfdsim_state *s, dev_t dev, ino_t ino);
+
 /* kfdsim_ioctl_misc.c */
+int kfdsim_ioctl_runtime_enable(struct kfdsim_state *s, void *args, uint32_t size);
+int kfdsim_ioctl_dbg_trap(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_get_version(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_get_process_apertures(struct kfdsim_state *s, void *args, uint32_t size);
 int
@@ -422,8 +496,6 @@ kfdsim_ioctl_set_scratch_backing_va(struct kfdsim_state *s, void *args, uint32_t
 int kfdsim_ioctl_get_tile_config(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_set_trap_handler(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_dbg_deprecated(struct kfdsim_state *s, void *args, uint32_t size);
-int kfdsim_ioctl_get_dmabuf_info(struct kfdsim_state *s, void *args, uint32_t size);
-int kfdsim_ioctl_import_dmabuf(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_smi_events(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_criu(struct kfdsim_state *s, void *args, uint32_t size);
 /* The process-device binding every memory and queue ioctl needs: -ENODEV
@@ -438,6 +510,12 @@ int kfdsim_ioctl_map_memory(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_unmap_memory(struct kfdsim_state *s, void *args, uint32_t size);
 int kfdsim_ioctl_available_memory(struct kfdsim_state *s, void *args, uint32_t size);
 struct kfdsim_bo *kfdsim_bo_lookup(struct kfdsim_state *s, uint64_t handle);
+/* The lowest free idr of the process on that GPU (idr_alloc). */
+uint32_t kfdsim_bo_next_idr(struct kfdsim_state *s, unsigned int gpu);
+/* A sparse memfd of size bytes for a VRAM or GTT BO's pages. */
+int kfdsim_bo_memfile_create(uint64_t size, int *fd);
+/* Frees a BO that is no longer on the process's list, closing its memory file. */
+void kfdsim_bo_destroy(struct kfdsim_bo *bo);
 struct kfdsim_bo *kfdsim_bo_by_mmap_offset(struct kfdsim_state *s, uint64_t offset);
 /* The mapped BO covering gpu_va, or NULL. */
 struct kfdsim_bo *
@@ -474,6 +552,17 @@ bool kfdsim_svm_overlaps(struct kfdsim_state *s, uint64_t start, uint64_t size);
 void kfdsim_svm_release_all(struct kfdsim_state *s);
 
 /* ---------------------------------------------------------------------- */
+/* Render nodes (kfdsim_drm.c)                                              */
+
+/* Handle an ioctl on an emulated render-node fd; returns 0 or -errno. */
+int kfdsim_ioctl_render(struct kfdsim_state *s, const struct kfdsim_file *file, int fd,
+                        unsigned long request, uint64_t arg);
+/* amdgpu's family id (AMDGPU_FAMILY_*) of a gfx_target_version. */
+uint32_t kfdsim_amdgpu_family(uint32_t gfx_version);
+/* GB_ADDR_CONFIG of the GPU, as GET_TILE_CONFIG and AMDGPU_INFO report it. */
+uint32_t kfdsim_gb_addr_config(const struct kfdsim_gpu_props *props);
+
+/* ---------------------------------------------------------------------- */
 /* Device mmaps (kfdsim_mmap.c)                                             */
 
 /* mmap() on an emulated fd; returns the mapping or MAP_FAILED with *err. */
@@ -485,13 +574,19 @@ kfdsim_mmap_device(struct kfdsim_state *s, const struct kfdsim_file *file, void 
 /* Sysfs tree served to open/fopen/opendir (kfdsim_sysfs.c)                */
 
 /* If path names something below the KFD sysfs directory, return the part
- * after it ("" for the directory itself), else NULL.
+ * after it ("" for the directory itself), else NULL. Paths below /sys/dev/char
+ * set *drm and name the DRM tree (kfdsim_sysfs_claims() tells whether the
+ * emulator answers them).
  */
-const char *kfdsim_sysfs_relative(const char *path, char *buf, size_t buf_size);
+const char *
+kfdsim_sysfs_relative(const char *path, char *buf, size_t buf_size, bool *drm);
+bool kfdsim_sysfs_claims(struct kfdsim_state *s, const char *rel, bool drm);
 /* open() of a sysfs file: a read-only memfd with its contents, or -errno. */
-int kfdsim_sysfs_open(struct kfdsim_state *s, const char *rel, int flags);
+int kfdsim_sysfs_open(struct kfdsim_state *s, const char *rel, bool drm, int flags);
 struct kfdsim_dir *
-kfdsim_sysfs_opendir(struct kfdsim_state *s, const char *rel, int *err);
+kfdsim_sysfs_opendir(struct kfdsim_state *s, const char *rel, bool drm, int *err);
+/* The /sys/dev/char entries of the emulated render nodes and their cards. */
+int kfdsim_sysfs_build_drm(struct kfdsim_state *s);
 bool kfdsim_sysfs_owns_dir(struct kfdsim_state *s, const void *dir);
 struct dirent64 *kfdsim_sysfs_readdir(struct kfdsim_dir *dir);
 void kfdsim_sysfs_closedir(struct kfdsim_state *s, struct kfdsim_dir *dir);

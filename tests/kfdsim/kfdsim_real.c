@@ -47,6 +47,8 @@ resolve_all(void)
    real_libc.ioctl = resolve("ioctl");
    real_libc.mmap = resolve("mmap");
    real_libc.close = resolve("close");
+   real_libc.fstat = resolve("fstat");
+   real_libc.stat = resolve("stat");
 }
 
 const struct kfdsim_real_libc *

@@ -2,14 +2,15 @@
  * Device memory for another process: which file and offset back a CPU mapping the
  * emulator made (a BO through the render node, a doorbell or MMIO page through
  * /dev/kfd). A real driver's device mappings cannot be handed to another process;
- * the emulator's are ranges of one memfd, so a test server (the vtest server, for a
- * client that plays the guest) can give a client the very memory a VMM would map
- * into its guest.
+ * the emulator's are ranges of its memfds (the shared one, or a buffer's own), so a test
+ * server (the vtest server, for a client that plays the guest) can give a client the very
+ * memory a VMM would map into its guest.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -65,13 +66,26 @@ kfdsim_share_range(const void *addr, size_t len, int *fd, uint64_t *offset)
       return -ENODEV;
    }
    ret = find_mapping((uintptr_t)addr, &start, &end, &dev, &ino, &file_offset);
-   /* only the emulator's device memory, and the whole range in one mapping */
-   if (!ret &&
-       (dev != s->backing.dev || ino != s->backing.ino || len > end - (uintptr_t)addr))
+   /*
+    * only the emulator's device memory, and the whole range in one mapping: the
+    * shared memfd (doorbell and MMIO pages) or a VRAM/GTT buffer's own memfd
+    */
+   int source = -1;
+   if (!ret && len <= end - (uintptr_t)addr) {
+      if (dev == s->backing.dev && ino == s->backing.ino)
+         source = s->backing.fd;
+      for (struct kfdsim_bo *bo = s->process.bos; source < 0 && bo; bo = bo->next) {
+         struct stat st;
+         if (bo->mem_fd >= 0 && !kfdsim_real()->fstat(bo->mem_fd, &st) &&
+             st.st_dev == dev && st.st_ino == ino)
+            source = bo->mem_fd;
+      }
+   }
+   if (!ret && source < 0)
       ret = -ENOENT;
    if (!ret) {
       *offset = file_offset + ((uintptr_t)addr - start);
-      *fd = fcntl(s->backing.fd, F_DUPFD_CLOEXEC, 0);
+      *fd = fcntl(source, F_DUPFD_CLOEXEC, 0);
       if (*fd < 0)
          ret = -errno;
    }

@@ -81,6 +81,38 @@ fork_child(void)
    init_cond();
 }
 
+/* KFDSIM_KFD_MINOR: the KFD interface to present; KFDSIM_RUNTIME_CAPS: what
+ * RUNTIME_ENABLE reports.
+ */
+static int
+read_kfd_config(struct kfdsim_state *s, char *why, size_t why_size)
+{
+   const char *minor = getenv("KFDSIM_KFD_MINOR");
+   const char *caps = getenv("KFDSIM_RUNTIME_CAPS");
+   char *end;
+
+   s->kfd_minor = KFDSIM_KFD_MINOR_DEFAULT;
+   if (minor && *minor) {
+      unsigned long v = strtoul(minor, &end, 10);
+      if (*end || v < KFDSIM_KFD_MINOR_MIN || v > KFDSIM_KFD_MINOR_MAX) {
+         snprintf(why, why_size, "KFDSIM_KFD_MINOR=%s is not in [%d, %d]", minor,
+                  KFDSIM_KFD_MINOR_MIN, KFDSIM_KFD_MINOR_MAX);
+         return -EINVAL;
+      }
+      s->kfd_minor = (uint32_t)v;
+   }
+   if (caps && *caps) {
+      unsigned long v = strtoul(caps, &end, 0);
+      if (*end || v > UINT32_MAX) {
+         snprintf(why, why_size, "KFDSIM_RUNTIME_CAPS=%s is not a 32-bit mask", caps);
+         return -EINVAL;
+      }
+      s->runtime_caps_set = true;
+      s->runtime_caps = (uint32_t)v;
+   }
+   return 0;
+}
+
 static void
 activate(struct kfdsim_state *s)
 {
@@ -104,7 +136,9 @@ activate(struct kfdsim_state *s)
       return;
    }
 
-   ret = kfdsim_topology_init(&s->topo, why, sizeof(why));
+   ret = read_kfd_config(s, why, sizeof(why));
+   if (!ret)
+      ret = kfdsim_topology_init(&s->topo, s->kfd_minor, why, sizeof(why));
    if (!ret) {
       ret = kfdsim_backing_init(&s->backing);
       if (ret)
@@ -121,10 +155,13 @@ activate(struct kfdsim_state *s)
          snprintf(why, sizeof(why), "cannot allocate the MMIO page");
       s->device_count = i + 1;
    }
+   if (!ret && (ret = kfdsim_sysfs_build_drm(s)))
+      snprintf(why, sizeof(why), "cannot build the render nodes' sysfs entries");
    if (ret) {
       snprintf(msg, sizeof(msg), "kfdsim: not emulating KFD: %s\n", why);
       say(msg);
       kfdsim_topology_fini(&s->topo);
+      kfdsim_topology_fini(&s->drm_sysfs);
       s->device_count = 0;
       return;
    }
@@ -210,7 +247,7 @@ forget_inherited_process(struct kfdsim_state *s)
 
    while (s->process.bos) {
       struct kfdsim_bo *next = s->process.bos->next;
-      free(s->process.bos);
+      kfdsim_bo_destroy(s->process.bos); /* closes the child's copy of its memfd */
       s->process.bos = next;
    }
    while (s->process.queues) {
@@ -292,7 +329,7 @@ kfdsim_file_add(struct kfdsim_state *s, int fd, enum kfdsim_file_kind kind,
 {
    struct stat st;
 
-   if (fstat(fd, &st) < 0)
+   if (kfdsim_real()->fstat(fd, &st) < 0)
       return -errno;
    if (s->file_count == s->file_capacity) {
       size_t capacity = s->file_capacity ? s->file_capacity * 2 : 16;
@@ -322,7 +359,7 @@ kfdsim_file_lookup(struct kfdsim_state *s, int fd)
 {
    struct stat st;
 
-   if (s->file_count == 0 || fstat(fd, &st) < 0)
+   if (s->file_count == 0 || kfdsim_real()->fstat(fd, &st) < 0)
       return NULL;
    return kfdsim_file_lookup_stat(s, &st);
 }
@@ -357,7 +394,7 @@ find_other_fd(ino_t ino, dev_t dev, int closed_fd)
 
       if (*end || fd == closed_fd || fd == dirfd(dir))
          continue;
-      if (fstat((int)fd, &st) == 0 && st.st_ino == ino && st.st_dev == dev)
+      if (kfdsim_real()->fstat((int)fd, &st) == 0 && st.st_ino == ino && st.st_dev == dev)
          found = (int)fd;
    }
    kfdsim_real()->closedir(dir);

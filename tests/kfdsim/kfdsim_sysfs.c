@@ -16,13 +16,18 @@
 
 #include "kfdsim_priv.h"
 
-static const char *const sysfs_roots[] = {
-   "/sys/devices/virtual/kfd/kfd",
-   "/sys/class/kfd/kfd",
+static const struct {
+   const char *path;
+   bool drm;
+} sysfs_roots[] = {
+   { "/sys/devices/virtual/kfd/kfd", false },
+   { "/sys/class/kfd/kfd", false },
+   /* drmGetNodeTypeFromFd() and friends: /sys/dev/char/226:<minor>/device/drm */
+   { "/sys/dev/char", true },
 };
 
 const char *
-kfdsim_sysfs_relative(const char *path, char *buf, size_t buf_size)
+kfdsim_sysfs_relative(const char *path, char *buf, size_t buf_size, bool *drm)
 {
    const char *rest = NULL;
    size_t out = 0;
@@ -30,10 +35,11 @@ kfdsim_sysfs_relative(const char *path, char *buf, size_t buf_size)
    if (!path || strncmp(path, "/sys/", 5))
       return NULL;
    for (size_t i = 0; i < sizeof(sysfs_roots) / sizeof(sysfs_roots[0]); i++) {
-      size_t len = strlen(sysfs_roots[i]);
-      if (!strncmp(path, sysfs_roots[i], len) &&
+      size_t len = strlen(sysfs_roots[i].path);
+      if (!strncmp(path, sysfs_roots[i].path, len) &&
           (path[len] == '\0' || path[len] == '/')) {
          rest = path + len;
+         *drm = sysfs_roots[i].drm;
          break;
       }
    }
@@ -53,16 +59,31 @@ kfdsim_sysfs_relative(const char *path, char *buf, size_t buf_size)
    return buf;
 }
 
-int
-kfdsim_sysfs_open(struct kfdsim_state *s, const char *rel, int flags)
+static const struct kfdsim_topology *
+tree_of(struct kfdsim_state *s, bool drm)
 {
-   const struct kfdsim_sysfs_file *file = kfdsim_topology_find_file(&s->topo, rel);
+   return drm ? &s->drm_sysfs : &s->topo;
+}
+
+bool
+kfdsim_sysfs_claims(struct kfdsim_state *s, const char *rel, bool drm)
+{
+   /* the KFD tree is ours as a whole; of /sys/dev/char only the emulated GPUs */
+   return !drm || (*rel && (kfdsim_topology_find_file(&s->drm_sysfs, rel) ||
+                            kfdsim_topology_is_dir(&s->drm_sysfs, rel)));
+}
+
+int
+kfdsim_sysfs_open(struct kfdsim_state *s, const char *rel, bool drm, int flags)
+{
+   const struct kfdsim_topology *tree = tree_of(s, drm);
+   const struct kfdsim_sysfs_file *file = kfdsim_topology_find_file(tree, rel);
    size_t done = 0;
    int fd;
 
    if (!file) {
       /* Directories are only listable, through opendir(). */
-      return kfdsim_topology_is_dir(&s->topo, rel) ? -EISDIR : -ENOENT;
+      return kfdsim_topology_is_dir(tree, rel) ? -EISDIR : -ENOENT;
    }
    /* sysfs attributes of the KFD topology are read-only (0444). */
    if ((flags & O_ACCMODE) != O_RDONLY)
@@ -125,17 +146,18 @@ free_dir(struct kfdsim_dir *dir)
 }
 
 struct kfdsim_dir *
-kfdsim_sysfs_opendir(struct kfdsim_state *s, const char *rel, int *err)
+kfdsim_sysfs_opendir(struct kfdsim_state *s, const char *rel, bool drm, int *err)
 {
+   const struct kfdsim_topology *tree = tree_of(s, drm);
    size_t len = strlen(rel);
    struct kfdsim_dir *dir;
    int ret;
 
-   if (kfdsim_topology_find_file(&s->topo, rel)) {
+   if (kfdsim_topology_find_file(tree, rel)) {
       *err = ENOTDIR;
       return NULL;
    }
-   if (!kfdsim_topology_is_dir(&s->topo, rel)) {
+   if (!kfdsim_topology_is_dir(tree, rel)) {
       *err = ENOENT;
       return NULL;
    }
@@ -147,8 +169,8 @@ kfdsim_sysfs_opendir(struct kfdsim_state *s, const char *rel, int *err)
    ret = add_name(dir, ".", 1, DT_DIR);
    if (!ret)
       ret = add_name(dir, "..", 2, DT_DIR);
-   for (size_t i = 0; !ret && i < s->topo.file_count; i++) {
-      const char *path = s->topo.files[i].path;
+   for (size_t i = 0; !ret && i < tree->file_count; i++) {
+      const char *path = tree->files[i].path;
       const char *name, *slash;
 
       if (len && (strncmp(path, rel, len) || path[len] != '/'))
@@ -208,4 +230,28 @@ kfdsim_sysfs_closedir(struct kfdsim_state *s, struct kfdsim_dir *dir)
          return;
       }
    }
+}
+
+int
+kfdsim_sysfs_build_drm(struct kfdsim_state *s)
+{
+   memset(&s->drm_sysfs, 0, sizeof(s->drm_sysfs));
+   for (unsigned int i = 0; i < s->device_count; i++) {
+      uint32_t minor = s->devices[i].props.render_minor;
+      char path[128], dev[32];
+      int ret;
+
+      /* each GPU has its primary node, card<i>, beside its render node */
+      snprintf(path, sizeof(path), "226:%u/device/drm/card%u/dev", minor, i);
+      snprintf(dev, sizeof(dev), "226:%u\n", i);
+      ret = kfdsim_topology_add_file(&s->drm_sysfs, path, dev, strlen(dev));
+      if (!ret) {
+         snprintf(path, sizeof(path), "226:%u/device/drm/renderD%u/dev", minor, minor);
+         snprintf(dev, sizeof(dev), "226:%u\n", minor);
+         ret = kfdsim_topology_add_file(&s->drm_sysfs, path, dev, strlen(dev));
+      }
+      if (ret)
+         return ret;
+   }
+   return 0;
 }

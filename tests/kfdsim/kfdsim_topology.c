@@ -182,9 +182,9 @@ capture_tree(struct kfdsim_topology *topo, const char *root, char *why, size_t w
    int fd;
 
    snprintf(path, sizeof(path), "%s/topology", root);
-   if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+   if (kfdsim_real()->stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
       snprintf(path, sizeof(path), "%s/nodes", root);
-      if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+      if (kfdsim_real()->stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
          snprintf(why, why_size,
                   "KFDSIM_SYSFS_KFD=%s has neither topology/ nor nodes/ in it", root);
          return -ENOENT;
@@ -246,11 +246,54 @@ parse_gpu_memory(const struct kfdsim_topology *topo, unsigned int node,
           !property_u64(props, "size_in_bytes", &size))
          continue;
       /* HSA_HEAPTYPE_FRAME_BUFFER_PUBLIC (1) / _PRIVATE (2) */
-      if (heap == 1 || heap == 2)
+      if (heap == 1 || heap == 2) {
+         uint64_t v = 0;
          gpu->vram_size += size;
+         if (property_u64(props, "width", &v))
+            gpu->mem_width = (uint32_t)v;
+         if (property_u64(props, "mem_clk_max", &v))
+            gpu->mem_clk_mhz = (uint32_t)v;
+      }
       if (heap == 1)
          gpu->large_bar = true;
    }
+}
+
+/* PCI revisions that make libdrm's amdgpu.ids name the boards of the profiles. */
+static uint32_t
+pci_revision(uint32_t device_id)
+{
+   static const struct {
+      uint32_t device_id, rev;
+   } revisions[] = {
+      { 0x73bf, 0xc1 }, { 0x744c, 0xc8 }, { 0x740f, 0x02 },
+      { 0x738c, 0x01 }, { 0x66af, 0xc1 }, { 0x687f, 0xc1 },
+   };
+   for (size_t i = 0; i < sizeof(revisions) / sizeof(revisions[0]); i++) {
+      if (revisions[i].device_id == device_id)
+         return revisions[i].rev;
+   }
+   return 0;
+}
+
+/* What the render node reports about the GPU, derived from its KFD properties. */
+static void
+parse_render_facts(const char *props, struct kfdsim_gpu_props *gpu)
+{
+   uint64_t simds = 0, simd_per_cu = 0, arrays = 0, arrays_per_engine = 0, v = 0;
+
+   property_u64(props, "simd_count", &simds);
+   property_u64(props, "simd_per_cu", &simd_per_cu);
+   property_u64(props, "array_count", &arrays);
+   property_u64(props, "simd_arrays_per_engine", &arrays_per_engine);
+   gpu->cu_count = simd_per_cu ? (uint32_t)(simds / simd_per_cu) : 0;
+   gpu->arrays_per_engine = (uint32_t)arrays_per_engine;
+   gpu->shader_engines = arrays_per_engine ? (uint32_t)(arrays / arrays_per_engine) : 0;
+   if (property_u64(props, "wave_front_size", &v))
+      gpu->wave_front_size = (uint32_t)v;
+   if (property_u64(props, "max_engine_clk_fcompute", &v))
+      gpu->engine_clk_mhz = (uint32_t)v;
+   gpu->pci_rev = pci_revision(gpu->device_id);
 }
 
 static int
@@ -302,6 +345,7 @@ parse_gpus(struct kfdsim_topology *topo, char *why, size_t why_size)
          gpu->num_cp_queues = (uint32_t)v;
       if (property_u64(props, "mem_banks_count", &v))
          parse_gpu_memory(topo, node, gpu, v);
+      parse_render_facts(props, gpu);
       if (gpu->gfx_version && gpu->gfx_version < 90000) {
          /* gfx8 and older use another aperture and doorbell model. */
          snprintf(why, why_size, "node %u: gfx_target_version %u is older than gfx9",
@@ -317,7 +361,8 @@ parse_gpus(struct kfdsim_topology *topo, char *why, size_t why_size)
 }
 
 int
-kfdsim_topology_init(struct kfdsim_topology *topo, char *why, size_t why_size)
+kfdsim_topology_init(struct kfdsim_topology *topo, uint32_t kfd_minor, char *why,
+                     size_t why_size)
 {
    const char *captured = getenv("KFDSIM_SYSFS_KFD");
    int ret;
@@ -326,7 +371,7 @@ kfdsim_topology_init(struct kfdsim_topology *topo, char *why, size_t why_size)
    if (captured && *captured)
       ret = capture_tree(topo, captured, why, why_size);
    else
-      ret = kfdsim_topology_generate(topo, why, why_size);
+      ret = kfdsim_topology_generate(topo, kfd_minor, why, why_size);
    if (!ret)
       ret = parse_gpus(topo, why, why_size);
    if (ret)

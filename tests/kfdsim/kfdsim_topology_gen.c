@@ -211,7 +211,8 @@ add_cpu_node(struct kfdsim_topology *topo, unsigned int gpu_count)
 
 static int
 add_gpu_node(struct kfdsim_topology *topo, const struct gfx_profile *p, unsigned int node,
-             uint32_t gpu_id, uint32_t render_minor, uint64_t vram_bytes, bool small_bar)
+             uint32_t gpu_id, uint32_t render_minor, uint64_t vram_bytes, bool small_bar,
+             uint32_t capability)
 {
    static const struct {
       uint32_t level, type;
@@ -220,27 +221,27 @@ add_gpu_node(struct kfdsim_topology *topo, const struct gfx_profile *p, unsigned
    struct text t = { 0 };
    int ret;
 
-   text_add(&t,
-            "cpu_cores_count 0\nsimd_count %u\nmem_banks_count 1\ncaches_count %u\n"
-            "io_links_count 1\ncpu_core_id_base 0\nsimd_id_base %u\n"
-            "max_waves_per_simd %u\nlds_size_in_kb 64\ngds_size_in_kb 0\n"
-            "num_gws %u\nwave_front_size %u\narray_count %u\n"
-            "simd_arrays_per_engine %u\ncu_per_simd_array %u\nsimd_per_cu %u\n"
-            "max_slots_scratch_cu 32\ngfx_target_version %u\nvendor_id 4098\n"
-            "device_id %u\nlocation_id %u\ndomain 0\ndrm_render_minor %u\n"
-            "hive_id 0\nnum_sdma_engines %u\nnum_sdma_xgmi_engines %u\n"
-            "num_sdma_queues_per_engine %u\nnum_cp_queues %u\n"
-            "max_engine_clk_fcompute %u\nlocal_mem_size %" PRIu64 "\n"
-            "fw_version %u\ncapability %u\ndebug_prop 1495\nsdma_fw_version %u\n"
-            "unique_id %" PRIu64 "\nmax_engine_clk_ccompute 3400\n",
-            p->cu_count * p->simd_per_cu, cache_count, 0x80001000u + 0x1000u * node,
-            p->max_waves_per_simd, p->num_gws, p->wave_front_size,
-            p->shader_engines * p->arrays_per_engine, p->arrays_per_engine,
-            p->cu_per_array, p->simd_per_cu, p->gfx_version, p->device_id,
-            (0x0cu + node) << 8, render_minor, p->sdma_engines, p->sdma_xgmi_engines,
-            p->sdma_queues_per_engine, p->cp_queues, p->engine_clk_mhz, vram_bytes,
-            p->fw_version, GPU_CAPABILITY, p->sdma_fw_version,
-            (uint64_t)0x2730a9e8c4d1f200ull + gpu_id);
+   text_add(
+      &t,
+      "cpu_cores_count 0\nsimd_count %u\nmem_banks_count 1\ncaches_count %u\n"
+      "io_links_count 1\ncpu_core_id_base 0\nsimd_id_base %u\n"
+      "max_waves_per_simd %u\nlds_size_in_kb 64\ngds_size_in_kb 0\n"
+      "num_gws %u\nwave_front_size %u\narray_count %u\n"
+      "simd_arrays_per_engine %u\ncu_per_simd_array %u\nsimd_per_cu %u\n"
+      "max_slots_scratch_cu 32\ngfx_target_version %u\nvendor_id 4098\n"
+      "device_id %u\nlocation_id %u\ndomain 0\ndrm_render_minor %u\n"
+      "hive_id 0\nnum_sdma_engines %u\nnum_sdma_xgmi_engines %u\n"
+      "num_sdma_queues_per_engine %u\nnum_cp_queues %u\n"
+      "max_engine_clk_fcompute %u\nlocal_mem_size %" PRIu64 "\n"
+      "fw_version %u\ncapability %u\ndebug_prop 1495\nsdma_fw_version %u\n"
+      "unique_id %" PRIu64 "\nmax_engine_clk_ccompute 3400\nfamily_id %u\n",
+      p->cu_count * p->simd_per_cu, cache_count, 0x80001000u + 0x1000u * node,
+      p->max_waves_per_simd, p->num_gws, p->wave_front_size,
+      p->shader_engines * p->arrays_per_engine, p->arrays_per_engine, p->cu_per_array,
+      p->simd_per_cu, p->gfx_version, p->device_id, (0x0cu + node) << 8, render_minor,
+      p->sdma_engines, p->sdma_xgmi_engines, p->sdma_queues_per_engine, p->cp_queues,
+      p->engine_clk_mhz, vram_bytes, p->fw_version, capability, p->sdma_fw_version,
+      (uint64_t)0x2730a9e8c4d1f200ull + gpu_id, kfdsim_amdgpu_family(p->gfx_version));
    if ((ret = add_text_file(topo, &t, "topology/nodes/%u/properties", node)))
       return ret;
 
@@ -284,7 +285,8 @@ add_gpu_node(struct kfdsim_topology *topo, const struct gfx_profile *p, unsigned
 }
 
 int
-kfdsim_topology_generate(struct kfdsim_topology *topo, char *why, size_t why_size)
+kfdsim_topology_generate(struct kfdsim_topology *topo, uint32_t kfd_minor, char *why,
+                         size_t why_size)
 {
    const char *target = getenv("KFDSIM_GFX");
    const struct gfx_profile *profile = NULL;
@@ -314,6 +316,10 @@ kfdsim_topology_generate(struct kfdsim_topology *topo, char *why, size_t why_siz
        !env_u64("KFDSIM_SMALL_BAR", 0, 1, &small_bar, why, why_size))
       return -EINVAL;
 
+   /* a kernel with the debugger interface (1.13) reports firmware that supports it */
+   uint32_t capability =
+      GPU_CAPABILITY | (kfd_minor >= 13 ? KFDSIM_CAP_DEBUG_FIRMWARE : 0);
+
    text_add(&t, "platform_oem 0\nplatform_id 0\nplatform_rev 0\n");
    if ((ret = add_text_file(topo, &t, "topology/system_properties")))
       return ret;
@@ -326,7 +332,7 @@ kfdsim_topology_generate(struct kfdsim_topology *topo, char *why, size_t why_siz
       return ret;
    for (unsigned int i = 0; i < gpus; i++) {
       ret = add_gpu_node(topo, profile, i + 1, (uint32_t)gpu_id + i, (uint32_t)minor + i,
-                         vram_mb << 20, small_bar != 0);
+                         vram_mb << 20, small_bar != 0, capability);
       if (ret)
          return ret;
    }

@@ -177,7 +177,7 @@ parse_dec(const char *p, uint64_t *out)
  * over 16384 mappings (bench/bench_userptr).
  */
 static bool
-parse_vma(const char *line, uint64_t device_ino, struct vma *vma)
+parse_vma(const char *line, struct vma *vma)
 {
    uint64_t start, end, offset, major, minor, inode;
    const char *p = line, *perms, *path;
@@ -200,9 +200,9 @@ parse_vma(const char *line, uint64_t device_ino, struct vma *vma)
    vma->read = perms[0] == 'r';
    vma->write = perms[1] == 'w';
    /* Our device mappings, and the kernel's own special mappings. */
-   vma->device =
-      (inode == device_ino && inode != 0 && strstr(path, "kfdsim-device-memory")) ||
-      !strncmp(path, "[vvar", 5) || !strncmp(path, "[vsyscall]", 10);
+   /* the backing store and every BO's memory file (also mapped through a dma-buf) */
+   vma->device = (inode != 0 && strstr(path, "/memfd:kfdsim-device-memory")) ||
+                 !strncmp(path, "[vvar", 5) || !strncmp(path, "[vsyscall]", 10);
    return true;
 }
 
@@ -230,8 +230,7 @@ check_range(struct kfdsim_state *s, uint64_t addr, uint64_t len, bool need_read,
 
       if (next)
          *next++ = '\0';
-      if (parse_vma(line, (uint64_t)s->backing.ino, &vma) && vma.end > covered &&
-          vma.start < end) {
+      if (parse_vma(line, &vma) && vma.end > covered && vma.start < end) {
          if (vma.start > covered || vma.device || (need_read && !vma.read) ||
              (need_write && !vma.write))
             break;

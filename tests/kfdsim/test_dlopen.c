@@ -13,6 +13,7 @@ typedef HSAKMT_STATUS (*close_fn)(void);
 typedef HSAKMT_STATUS (*register_fn)(void *, HSAuint64, HsaMemFlags);
 typedef HSAKMT_STATUS (*deregister_fn)(void *);
 typedef HSAKMT_STATUS (*acquire_fn)(HsaSystemProperties *);
+typedef HSAKMT_STATUS (*release_fn)(void);
 
 static void
 test_dlopen_libhsakmt(void **state)
@@ -33,18 +34,22 @@ test_dlopen_libhsakmt(void **state)
    register_memory = (register_fn)dlsym(lib, "hsaKmtRegisterMemoryWithFlags");
    deregister_memory = (deregister_fn)dlsym(lib, "hsaKmtDeregisterMemory");
    acquire = (acquire_fn)dlsym(lib, "hsaKmtAcquireSystemProperties");
-   assert_true(open_kfd && close_kfd && register_memory && deregister_memory && acquire);
+   release_fn release = (release_fn)dlsym(lib, "hsaKmtReleaseSystemProperties");
+   assert_true(open_kfd && close_kfd && register_memory && deregister_memory && acquire &&
+               release);
 
    assert_int_equal(open_kfd(), HSAKMT_STATUS_SUCCESS);
    assert_int_equal(kfdsim_kfd_fds_open(), 1);
-   assert_true(kfdsim_ioctl_count(_IOC_NR(AMDKFD_IOC_ACQUIRE_VM)) >= 1);
-   /* libhsakmt needs the topology before registering (it crashes without). */
+   /* libhsakmt needs the topology before registering (it crashes without); 6.x
+    * acquires its VMs with it */
    assert_int_equal(acquire(&props), HSAKMT_STATUS_SUCCESS);
+   assert_true(kfdsim_ioctl_count(_IOC_NR(AMDKFD_IOC_ACQUIRE_VM)) >= 1);
    assert_int_equal(props.NumNodes, 2);
    flags.ui32.HostAccess = 1;
    assert_int_equal(register_memory(buf, 1 << 16, flags), HSAKMT_STATUS_SUCCESS);
    assert_int_equal(kfdsim_userptr_count(), 1);
    assert_int_equal(deregister_memory(buf), HSAKMT_STATUS_SUCCESS);
+   assert_int_equal(release(), HSAKMT_STATUS_SUCCESS);
    assert_int_equal(close_kfd(), HSAKMT_STATUS_SUCCESS);
    assert_int_equal(kfdsim_live_bos(), 0);
    free(buf);

@@ -167,20 +167,36 @@ test_paged_system_memory(void **state)
 
 /* In mmap-aperture mode libhsakmt 5.2.3 cannot honour FixedAddress: it fails
  * before asking the kernel (NO_MEMORY for VRAM, ERROR for system memory).
+ * libhsakmt 6.x places both where asked.
  */
 static void
-test_fixed_address_fails(void **state)
+test_fixed_address(void **state)
 {
    HsaMemFlags vram = vram_flags(true);
    HsaMemFlags sys = system_flags(true);
-   void *p = (void *)(uintptr_t)0x200000000000ull;
+   void *const where = (void *)(uintptr_t)0x200000000000ull;
+   void *p = where;
 
    vram.ui32.FixedAddress = 1;
    sys.ui32.FixedAddress = 1;
    kfdsim_log_clear();
+   if (test_libhsakmt_6()) {
+      struct kfdsim_bo_info info;
+      assert_int_equal(hsaKmtAllocMemory(gpu_node, 1 << 20, vram, &p),
+                       HSAKMT_STATUS_SUCCESS);
+      assert_ptr_equal(p, where);
+      assert_int_equal(kfdsim_bo_find((uintptr_t)where, &info), 0);
+      assert_int_equal(hsaKmtFreeMemory(p, 1 << 20), HSAKMT_STATUS_SUCCESS);
+      p = where;
+      assert_int_equal(hsaKmtAllocMemory(0, 1 << 20, sys, &p), HSAKMT_STATUS_SUCCESS);
+      assert_ptr_equal(p, where);
+      assert_int_equal(hsaKmtFreeMemory(p, 1 << 20), HSAKMT_STATUS_SUCCESS);
+      assert_int_equal(kfdsim_bo_find((uintptr_t)where, &info), -ENOENT);
+      return;
+   }
    assert_int_equal(hsaKmtAllocMemory(gpu_node, 1 << 20, vram, &p),
                     HSAKMT_STATUS_NO_MEMORY);
-   p = (void *)(uintptr_t)0x200000000000ull;
+   p = where;
    assert_int_equal(hsaKmtAllocMemory(0, 1 << 20, sys, &p), HSAKMT_STATUS_ERROR);
    assert_int_equal(kfdsim_ioctl_count(ALLOC_NR), 0);
 }
@@ -243,6 +259,7 @@ static int
 group_teardown(void **state)
 {
    assert_int_equal(kfdsim_vram_used(), 0);
+   assert_int_equal(hsaKmtReleaseSystemProperties(), HSAKMT_STATUS_SUCCESS);
    assert_int_equal(hsaKmtCloseKFD(), HSAKMT_STATUS_SUCCESS);
    assert_int_equal(kfdsim_live_bos(), 0);
    return 0;
@@ -256,7 +273,7 @@ main(void)
       cmocka_unit_test(test_vram_no_host_access),
       cmocka_unit_test(test_gtt),
       cmocka_unit_test(test_paged_system_memory),
-      cmocka_unit_test(test_fixed_address_fails),
+      cmocka_unit_test(test_fixed_address),
       cmocka_unit_test(test_vram_exhaustion),
       cmocka_unit_test(test_available_memory_second_fd),
    };

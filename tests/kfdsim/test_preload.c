@@ -25,8 +25,12 @@ test_preloaded(void **state)
    assert_non_null(active);
    assert_non_null(log_count);
    assert_true(active());
+   HsaSystemProperties props;
    assert_int_equal(hsaKmtOpenKFD(), HSAKMT_STATUS_SUCCESS);
+   /* libhsakmt 6.x sets its apertures up with the topology */
+   assert_int_equal(hsaKmtAcquireSystemProperties(&props), HSAKMT_STATUS_SUCCESS);
    assert_true(log_count() >= 5);
+   assert_int_equal(hsaKmtReleaseSystemProperties(), HSAKMT_STATUS_SUCCESS);
    assert_int_equal(hsaKmtCloseKFD(), HSAKMT_STATUS_SUCCESS);
 }
 

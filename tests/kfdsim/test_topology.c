@@ -72,6 +72,7 @@ test_two_gpus(void **state)
       assert_int_equal(hsaKmtGetXNACKMode(&enabled), HSAKMT_STATUS_SUCCESS);
       assert_int_equal(enabled, 1);
    }
+   assert_int_equal(hsaKmtReleaseSystemProperties(), HSAKMT_STATUS_SUCCESS);
    assert_int_equal(hsaKmtCloseKFD(), HSAKMT_STATUS_SUCCESS);
    assert_int_equal(kfdsim_live_bos(), 0);
 }

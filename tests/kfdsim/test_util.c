@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <dlfcn.h>
+
 #include "test_util.h"
 
 void
@@ -60,6 +62,18 @@ test_open_kfd(void)
     */
    assert_int_equal(hsaKmtAcquireSystemProperties(&props), HSAKMT_STATUS_SUCCESS);
    return test_gpu_node(0);
+}
+
+bool
+test_libhsakmt_6(void)
+{
+   return dlsym(RTLD_DEFAULT, "hsaKmtAllocMemoryAlign") != NULL;
+}
+
+unsigned int
+test_kfd_fds_after_close(void)
+{
+   return test_libhsakmt_6() ? 1 : 0;
 }
 
 void

@@ -28,6 +28,20 @@ void test_skip(const char *why) __attribute__((noreturn));
 /* True when built with AddressSanitizer. */
 bool test_built_with_asan(void);
 
+/* The libhsakmt these tests run on is 6.x (it has hsaKmtAllocMemoryAlign), not
+ * Debian 12's 5.2.3. The test command runs the emulator's suite on both; where they
+ * differ, the tests say how. Measured with 6.2.4: hsaKmtOpenKFD only asks for the
+ * version; the apertures, ACQUIRE_VM and the MMIO page come with the first
+ * hsaKmtAcquireSystemProperties and go with hsaKmtReleaseSystemProperties, and
+ * hsaKmtCloseKFD leaves /dev/kfd open.
+ */
+bool test_libhsakmt_6(void);
+
+/* /dev/kfd fds libhsakmt keeps after its last hsaKmtCloseKFD: 5.2.3 closes its fd,
+ * 6.x keeps it for the process lifetime (and reuses it when it opens again).
+ */
+unsigned int test_kfd_fds_after_close(void);
+
 /* hsaKmtOpenKFD + hsaKmtAcquireSystemProperties; returns the node id of the
  * first GPU node.
  */

@@ -8,6 +8,8 @@
  * a registered page (§12.3 item 5); several clients at once in both server
  * modes; and a client killed in the middle of a command, after which the server
  * still serves and is back to its baseline (fds, emulator buffers, registrations).
+ * Also KFD memory as a HOST3D blob (§4.2): with a libhsakmt that exports dma-bufs
+ * the client gets one and maps it; with 5.2.3 the server refuses and says why.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -19,6 +21,7 @@
 #include <time.h>
 
 #include "server_test.h"
+#include "test_hsakmt_library.h"
 
 #define PAGE     4096u
 #define RAM_SIZE (4u << 20)
@@ -372,6 +375,141 @@ test_killed_client_fork(void **state)
    test_server_stop(&server);
 }
 
+/* OPEN_KFD, then ALLOC of `size` bytes with `flags` on `node`; the VA or 0. */
+static uint64_t
+kfd_alloc(struct vtc *c, uint32_t node, uint32_t flags, uint64_t size, uint64_t *blob_id)
+{
+   struct hsakmt_query_info_req open = { .hdr.cmd = HSAKMT_CCMD_QUERY_INFO,
+                                         .type = HSAKMT_QUERY_OPEN_KFD };
+   uint64_t hint = 0x7f0000001000ull;
+   memcpy(open.raw, &hint, sizeof(hint));
+   struct hsakmt_query_info_rsp *opened =
+      vtc_hsakmt_call(c, &open, sizeof(open), sizeof(*opened));
+   assert_non_null(opened);
+   if (opened->hdr.ret)
+      return 0;
+   uint8_t buf[320] = { 0 };
+   struct hsakmt_memory_req *req = (struct hsakmt_memory_req *)buf;
+   req->hdr.cmd = HSAKMT_CCMD_MEMORY;
+   req->type = HSAKMT_MEMORY_ALLOC;
+   req->blob_id = *blob_id = vtc_new_blob_id(c);
+   req->alloc.preferred_node = node;
+   req->alloc.mem_flags = flags;
+   req->alloc.size_in_bytes = size;
+   struct hsakmt_memory_rsp *rsp = vtc_hsakmt_call(c, req, sizeof(*req), sizeof(*rsp));
+   assert_non_null(rsp);
+   return rsp->hdr.ret ? 0 : rsp->memory_handle;
+}
+
+static void
+map_to_gpu(struct vtc *c, uint64_t va, uint64_t size)
+{
+   uint8_t buf[320] = { 0 };
+   struct hsakmt_memory_req *req = (struct hsakmt_memory_req *)buf;
+   uint32_t node = 1;
+   req->hdr.cmd = HSAKMT_CCMD_MEMORY;
+   req->type = HSAKMT_MEMORY_MAP_TO_GPU_NODES;
+   req->map_to_gpu_nodes.memory_address = va;
+   req->map_to_gpu_nodes.memory_size_in_bytes = size;
+   req->map_to_gpu_nodes.number_of_nodes = 1;
+   memcpy(buf + HSAKMT_MEMORY_PAYLOAD_OFFSET, &node, 4);
+   struct hsakmt_memory_rsp *rsp =
+      vtc_hsakmt_call(c, req, (HSAKMT_MEMORY_PAYLOAD_OFFSET + 4 + 7) & ~7u, sizeof(*rsp));
+   assert_non_null(rsp);
+   assert_int_equal(rsp->hdr.ret, 0);
+}
+
+#define KFD_BLOB_SIZE (64u << 10)
+
+static void
+test_kfd_memory_blob_fd(void **state)
+{
+   const uint32_t vram = HSAKMT_MEMFLAG_NON_PAGED | HSAKMT_MEMFLAG_HOST_ACCESS;
+   struct test_server server;
+   struct vtc c;
+   uint32_t res, stats[VTEST_STAT_COUNT];
+   uint64_t blob_id;
+   int fd = -1;
+
+   printf("on %s\n", test_hsakmt_library_name());
+   test_server_start(&server, NULL);
+   test_client(&server, &c, true);
+   assert_int_equal(vtc_debug_stats(&c, stats), 0);
+   uint32_t bos = stats[VTEST_STAT_KFD_LIVE_BOS];
+   uint64_t va = kfd_alloc(&c, 1, vram, KFD_BLOB_SIZE, &blob_id);
+   if (!va && !test_hsakmt_native_fixed_va()) {
+#if defined(__SANITIZE_ADDRESS__)
+      /* libhsakmt 5.2.3's reserved aperture cannot exist under ASan (see README) */
+      vtc_close(&c);
+      test_server_stop(&server);
+      skip();
+#endif
+   }
+   assert_true(va != 0);
+
+   int ret = vtc_blob_create(&c, VCMD_BLOB_TYPE_HOST3D, VCMD_BLOB_FLAG_MAPPABLE,
+                             KFD_BLOB_SIZE, blob_id, &res, &fd);
+   if (!test_hsakmt_has_dmabuf_export()) {
+      /*
+       * libhsakmt 5.2.3: no dma-buf of KFD memory. The memory is a host VA only a VMM
+       * can map, so the client gets a placeholder (server/README.md), as for a doorbell
+       * page, and the library says why there is no dma-buf.
+       */
+      assert_int_equal(ret, 0);
+      assert_true(fd >= 0);
+      assert_int_equal(lseek(fd, 0, SEEK_END), 0);
+      close(fd);
+      assert_int_equal(vtc_unref(&c, res), 0);
+      vtc_close(&c);
+      assert_true(test_server_log_has(&server, "cannot export KFD memory as a dma-buf"));
+      test_server_stop(&server);
+      return;
+   }
+   assert_int_equal(ret, 0);
+   assert_true(fd >= 0);
+   assert_int_equal(lseek(fd, 0, SEEK_END), KFD_BLOB_SIZE);
+   /* the client's mapping of the dma-buf is the GPU's memory: no copy */
+   char *p = mmap(NULL, KFD_BLOB_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+   assert_true(p != MAP_FAILED);
+   memcpy(p + 8192, "through the dma-buf", 20);
+   map_to_gpu(&c, va, KFD_BLOB_SIZE);
+   char seen[20];
+   assert_int_equal(
+      vtc_debug_read(&c, VCMD_VIRTKFD_DEBUG_GPU_READ, va + 8192, seen, sizeof(seen)), 0);
+   assert_memory_equal(seen, "through the dma-buf", 20);
+   munmap(p, KFD_BLOB_SIZE);
+   close(fd);
+
+   /* SHAREABLE works the same way; EXPORT_FD gives another fd of it */
+   uint64_t va2 = kfd_alloc(&c, 1, vram, KFD_BLOB_SIZE, &blob_id);
+   assert_true(va2 != 0);
+   uint32_t res2;
+   assert_int_equal(vtc_blob_create(&c, VCMD_BLOB_TYPE_HOST3D,
+                                    VCMD_BLOB_FLAG_MAPPABLE | VCMD_BLOB_FLAG_SHAREABLE,
+                                    KFD_BLOB_SIZE, blob_id, &res2, &fd),
+                    0);
+   close(fd);
+   fd = vtc_export_fd(&c, res2);
+   assert_true(fd >= 0);
+   close(fd);
+   assert_int_equal(vtc_unref(&c, res2), 0);
+   assert_int_equal(vtc_unref(&c, res), 0);
+   assert_int_equal(vtc_debug_stats(&c, stats), 0);
+   assert_int_equal(stats[VTEST_STAT_KFD_LIVE_BOS], bos);
+
+   /* pageable system memory is user memory to amdgpu: it has no dma-buf */
+   uint64_t paged =
+      kfd_alloc(&c, 0, HSAKMT_MEMFLAG_HOST_ACCESS | HSAKMT_MEMFLAG_COARSE_GRAIN,
+                KFD_BLOB_SIZE, &blob_id);
+   assert_true(paged != 0);
+   assert_true(vtc_blob_create(&c, VCMD_BLOB_TYPE_HOST3D, VCMD_BLOB_FLAG_MAPPABLE,
+                               KFD_BLOB_SIZE, blob_id, &res, &fd) < 0);
+   assert_true(vtc_server_closed(&c, 5000));
+   vtc_close(&c);
+   assert_true(test_server_log_has(&server, "pageable system memory is user memory"));
+   test_server_stop(&server);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -384,6 +522,7 @@ main(int argc, char **argv)
       cmocka_unit_test(test_concurrent_clients_multi),
       cmocka_unit_test(test_killed_client_frees_everything_multi),
       cmocka_unit_test(test_killed_client_fork),
+      cmocka_unit_test(test_kfd_memory_blob_fd),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
