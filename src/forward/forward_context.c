@@ -41,9 +41,9 @@ forward_context_create(uint32_t ctx_id, uint32_t ctx_flags, uint32_t nlen,
       *ret = EINVAL;
    } else {
       FORWARD_SYS(*ret, lib, context_create_with_flags, ctx_id, ctx_flags, nlen, name);
-      /* -EEXIST: a second create of the same context, which it accepted */
-      if (*ret == 0 && vkfd_hash_insert(&forward_state.contexts, ctx_id,
-                                        capset_value(capset)) == -ENOMEM) {
+      /* a second create of the same context, which it accepted, keeps its entry */
+      if (*ret == 0 &&
+          forward_table_insert(&forward_state.contexts, ctx_id, capset_value(capset))) {
          FORWARD_SYS_VOID(lib, context_destroy, ctx_id);
          *ret = ENOMEM;
       }
@@ -63,7 +63,7 @@ forward_context_destroy(uint32_t ctx_id)
    if (!lib)
       return false;
    FORWARD_SYS_VOID(lib, context_destroy, ctx_id);
-   vkfd_hash_remove(&forward_state.contexts, ctx_id);
+   forward_table_remove(&forward_state.contexts, ctx_id);
    forward_unlock();
    return true;
 }

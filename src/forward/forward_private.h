@@ -25,6 +25,13 @@
 #include "forward/forward_library.h"
 #include "util/vkfd_hash.h"
 
+/* Ids that live in the system library; `count` lets the hooks skip the lock when
+ * it has none (a VMM with only ROCm contexts). */
+struct forward_table {
+   struct vkfd_hash ids;
+   atomic_uint count;
+};
+
 struct forward_state {
    /* the system library is initialised and serves its capsets */
    atomic_bool active;
@@ -35,9 +42,9 @@ struct forward_state {
    int flags;                                 /* what the system library was given */
    struct virgl_renderer_callbacks callbacks; /* what it calls, read in place */
    /* ctx_id -> capset + 1, for the contexts that live in the system library */
-   struct vkfd_hash contexts;
+   struct forward_table contexts;
    /* res_id -> forward_resource_marker, for its resources */
-   struct vkfd_hash resources;
+   struct forward_table resources;
    struct forward_fence_merger ctx0;
    int system_poll_fd;
    int epoll_fd; /* polled mode: one fd for the VMM over both halves */
@@ -63,6 +70,11 @@ void forward_unlock(void);
 /* The same, only when the id is one of the system library's contexts / resources. */
 const struct forward_library *forward_lock_context(uint32_t ctx_id);
 const struct forward_library *forward_lock_resource(uint32_t res_id);
+
+/* With the lock: the tables of ids (0 or -ENOMEM; an id already there is kept). */
+int forward_table_insert(struct forward_table *table, uint32_t id, void *value);
+void forward_table_remove(struct forward_table *table, uint32_t id);
+void forward_table_clear(struct forward_table *table);
 
 /* With the lock: whether an id lives in the system library. */
 bool forward_has_context(uint32_t ctx_id);

@@ -43,38 +43,64 @@ forward_unlock(void)
    pthread_mutex_unlock(&vkfd_renderer_get()->lock);
 }
 
-const struct forward_library *
-forward_lock_context(uint32_t ctx_id)
+int
+forward_table_insert(struct forward_table *table, uint32_t id, void *value)
 {
+   int ret = vkfd_hash_insert(&table->ids, id, value);
+   atomic_store(&table->count, (unsigned)vkfd_hash_count(&table->ids));
+   return ret == -EEXIST ? 0 : ret;
+}
+
+void
+forward_table_remove(struct forward_table *table, uint32_t id)
+{
+   vkfd_hash_remove(&table->ids, id);
+   atomic_store(&table->count, (unsigned)vkfd_hash_count(&table->ids));
+}
+
+void
+forward_table_clear(struct forward_table *table)
+{
+   vkfd_hash_fini(&table->ids); /* empties it; usable again */
+   atomic_store(&table->count, 0);
+}
+
+/* Takes the lock only when the library has ids of that kind at all. */
+static const struct forward_library *
+lock_if_in(struct forward_table *table, uint32_t id)
+{
+   if (!forward_is_active() || !atomic_load_explicit(&table->count, memory_order_acquire))
+      return NULL;
    const struct forward_library *lib = forward_lock();
-   if (lib && !vkfd_hash_lookup(&forward_state.contexts, ctx_id)) {
+   if (lib && !vkfd_hash_lookup(&table->ids, id)) {
       forward_unlock();
       lib = NULL;
    }
    return lib;
+}
+
+const struct forward_library *
+forward_lock_context(uint32_t ctx_id)
+{
+   return lock_if_in(&forward_state.contexts, ctx_id);
 }
 
 const struct forward_library *
 forward_lock_resource(uint32_t res_id)
 {
-   const struct forward_library *lib = forward_lock();
-   if (lib && !vkfd_hash_lookup(&forward_state.resources, res_id)) {
-      forward_unlock();
-      lib = NULL;
-   }
-   return lib;
+   return lock_if_in(&forward_state.resources, res_id);
 }
 
 bool
 forward_has_context(uint32_t ctx_id)
 {
-   return forward_is_active() && vkfd_hash_lookup(&forward_state.contexts, ctx_id);
+   return forward_is_active() && vkfd_hash_lookup(&forward_state.contexts.ids, ctx_id);
 }
 
 bool
 forward_has_resource(uint32_t res_id)
 {
-   return forward_is_active() && vkfd_hash_lookup(&forward_state.resources, res_id);
+   return forward_is_active() && vkfd_hash_lookup(&forward_state.resources.ids, res_id);
 }
 
 bool
@@ -165,8 +191,8 @@ state_release(struct vkfd_renderer *renderer)
       close(forward_state.epoll_fd);
    forward_state.epoll_fd = -1;
    forward_state.system_poll_fd = -1;
-   vkfd_hash_fini(&forward_state.contexts);
-   vkfd_hash_fini(&forward_state.resources);
+   forward_table_clear(&forward_state.contexts);
+   forward_table_clear(&forward_state.resources);
    forward_state.renderer = NULL;
    forward_state.lib = NULL;
 }
@@ -185,8 +211,8 @@ forward_renderer_start(struct vkfd_renderer *renderer)
    forward_state.init_failed = false;
    forward_state.flags = system_flags(renderer);
    forward_callbacks_build(renderer);
-   vkfd_hash_init(&forward_state.contexts);
-   vkfd_hash_init(&forward_state.resources);
+   forward_table_clear(&forward_state.contexts);
+   forward_table_clear(&forward_state.resources);
    bool async = forward_state.flags & VIRGL_RENDERER_ASYNC_FENCE_CB;
    int ret = forward_fence_merger_init(&forward_state.ctx0, async,
                                        forward_deliver_ctx0_fence, renderer);
@@ -275,8 +301,8 @@ forward_renderer_reset(struct vkfd_renderer *renderer)
    const struct forward_library *lib = forward_state.lib;
    FORWARD_SYS_VOID(lib, cleanup, &forward_state);
    forward_fence_merger_drop_all(&forward_state.ctx0);
-   vkfd_hash_fini(&forward_state.contexts);
-   vkfd_hash_fini(&forward_state.resources);
+   forward_table_clear(&forward_state.contexts);
+   forward_table_clear(&forward_state.resources);
    int ret;
    FORWARD_SYS(ret, lib, init, &forward_state, forward_state.flags,
                &forward_state.callbacks);

@@ -33,7 +33,7 @@ resource_record(const struct forward_library *lib, const char *what, uint32_t re
 {
    if (*ret)
       return;
-   if (vkfd_hash_insert(&forward_state.resources, res_id, &forward_resource_marker)) {
+   if (forward_table_insert(&forward_state.resources, res_id, &forward_resource_marker)) {
       vkfd_err("%s: res %u: out of memory", what, res_id);
       FORWARD_SYS_VOID(lib, resource_unref, res_id);
       *ret = -ENOMEM;
@@ -105,7 +105,7 @@ forward_resource_unref(uint32_t res_id)
    if (!lib)
       return false;
    FORWARD_SYS_VOID(lib, resource_unref, res_id);
-   vkfd_hash_remove(&forward_state.resources, res_id);
+   forward_table_remove(&forward_state.resources, res_id);
    forward_unlock();
    return true;
 }
