@@ -872,6 +872,15 @@ main(int argc, char **argv)
       return ret < 0 ? 1 : 0;
    }
 
+   if (vtest_opts.mode == VTEST_MODE_FORK) {
+      /*
+       * Asking for a forwarded capset loads the system virglrenderer (src/forward)
+       * here, once, before the socket exists, rather than in every client process;
+       * each child still initialises it.
+       */
+      uint32_t version, size;
+      virgl_renderer_get_cap_set(2, &version, &size);
+   }
    int sfd = signal_fd_create(vtest_opts.mode == VTEST_MODE_FORK);
    int listen_fd = vtest_socket_listen(vtest_opts.socket_path);
    if (sfd < 0 || listen_fd < 0)
