@@ -28,12 +28,8 @@ struct vkfd_renderer;
 
 /* ---- re-entry: the system library calling its own exports ------------------ */
 
-/* The entry points of the library the calling thread is inside of. */
-static inline const struct forward_entry_points *
-forward_reentry(void)
-{
-   return &forward_library_get()->fn;
-}
+/* The entry points of the library the calling thread is inside of (no lock). */
+const struct forward_entry_points *forward_reentry(void);
 
 /* ---- lifecycle (API lock held) ---------------------------------------------- */
 

@@ -6,11 +6,13 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "forward.h"
 #include "forward/forward_private.h"
 #include "util/vkfd_log.h"
 
@@ -25,9 +27,17 @@ static struct {
    pthread_mutex_t lock;
    bool decided;
    struct forward_library *library;
+   /* set before the first call into it: re-entry finds it without the lock */
+   _Atomic(struct forward_library *) entered;
 } loader = {
    .lock = PTHREAD_MUTEX_INITIALIZER,
 };
+
+const struct forward_entry_points *
+forward_reentry(void)
+{
+   return &atomic_load_explicit(&loader.entered, memory_order_acquire)->fn;
+}
 
 /* The file this code was loaded from: virtkfd's library, or a program linking it. */
 static bool
@@ -127,6 +137,7 @@ library_load(void)
       free(lib);
       return NULL;
    }
+   atomic_store_explicit(&loader.entered, lib, memory_order_release);
    forward_log_attach(lib);
    vkfd_info("forwarding every capset but virtkfd's to %s (%s API)", path,
              lib->api_v1 ? "1.x" : "0.x");

@@ -422,7 +422,8 @@ forward_fill_caps(uint32_t set, uint32_t version, void *caps)
       return false;
    struct vkfd_renderer *renderer = vkfd_renderer_get();
    pthread_mutex_lock(&renderer->lock);
-   if (!capset_is_usable(set))
+   /* like upstream, nothing before init: a renderer fills only once initialised */
+   if (!forward_is_active() || !capset_is_usable(set))
       vkfd_warn("fill_caps: capset %u is not available from the system virglrenderer",
                 set);
    else if (caps)

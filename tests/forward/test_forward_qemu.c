@@ -449,14 +449,25 @@ test_cleanup_and_reinit(void **state)
    }
 }
 
-/* The system library's own messages reach virtkfd's log callback. */
+/*
+ * The system library's own messages reach the VMM's log callback through virtkfd's
+ * log: 0.x has no levels (its debug callback), so they arrive as warnings, which is
+ * how upstream shows them (stderr). Debian's 0.10.4 reports its GL version at init,
+ * which setup() did while the capture ran.
+ */
 static void
 test_system_log_reaches_callback(void **state)
 {
-   /* a command buffer the GL context cannot decode: the library says so */
-   uint32_t garbage[4] = { 0xffff00ff, 0xdeadbeef, 0, 0 };
-   virgl_renderer_submit_cmd(garbage, VIRGL_CTX, 4);
-   assert_true(fwd_log_count("virglrenderer: ") >= 1);
+   int messages = fwd_log_count("virglrenderer: ");
+   assert_true(messages >= 1);
+   assert_int_equal(fwd_log_count("2: virglrenderer: "), messages);
+   /* and nothing arrives once the level filters it */
+   setenv("VIRTKFD_LOG_LEVEL", "error", 1);
+   virgl_renderer_context_destroy(VIRGL_CTX);
+   fwd_vmm_renderer_cleanup(&vmm);
+   assert_int_equal(fwd_vmm_renderer_init(&vmm), 0);
+   assert_int_equal(fwd_log_count("virglrenderer: "), messages);
+   assert_int_equal(virgl_renderer_context_create_with_flags(VIRGL_CTX, 2, 0, NULL), 0);
 }
 
 int
