@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_common.h"
@@ -57,9 +58,17 @@ static struct virgl_renderer_callbacks callbacks = {
    .write_fence = write_fence,
 };
 
-/* One timed sequence; seconds. */
 static double
-run_sequence(uint32_t transfers, uint32_t size, uint32_t first_fence)
+process_cpu_seconds(void)
+{
+   struct timespec ts;
+   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* One timed sequence; seconds elapsed, and CPU seconds of all threads in `cpu`. */
+static double
+run_sequence(uint32_t transfers, uint32_t size, uint32_t first_fence, double *cpu)
 {
    static uint8_t backing[MAX_SIZE * MAX_SIZE * 4];
    struct iovec iov = { backing, (size_t)size * size * 4 };
@@ -77,7 +86,7 @@ run_sequence(uint32_t transfers, uint32_t size, uint32_t first_fence)
    int poll_fd = virgl_renderer_get_poll_fd();
    uint32_t last = first_fence + transfers - 1;
 
-   double start = bench_now();
+   double start = bench_now(), cpu_start = process_cpu_seconds();
    if (virgl_renderer_context_create(CTX_ID, 5, "bench") ||
        virgl_renderer_resource_create(&args, NULL, 0) ||
        virgl_renderer_resource_attach_iov(TEXTURE, &iov, 1))
@@ -103,6 +112,7 @@ run_sequence(uint32_t transfers, uint32_t size, uint32_t first_fence)
    virgl_renderer_resource_detach_iov(TEXTURE, &out, &count);
    virgl_renderer_resource_unref(TEXTURE);
    virgl_renderer_context_destroy(CTX_ID);
+   *cpu = process_cpu_seconds() - cpu_start;
    return bench_now() - start;
 }
 
@@ -118,21 +128,22 @@ child_main(uint32_t transfers, uint32_t size)
    static int cookie;
    if (virgl_renderer_init(&cookie, flags, &callbacks))
       bench_die("virgl_renderer_init");
-   double times[INNER];
+   double times[INNER], cpu[INNER];
    for (int i = 0; i < INNER; i++)
-      times[i] = run_sequence(transfers, size, 1 + (uint32_t)i * transfers);
+      times[i] = run_sequence(transfers, size, 1 + (uint32_t)i * transfers, &cpu[i]);
    virgl_renderer_cleanup(&cookie);
    struct stat st;
    if (stat(info.dli_fname, &st))
       bench_die(info.dli_fname);
-   printf("%.0f %llu\n", bench_median(times, INNER) * 1e9, (unsigned long long)st.st_ino);
+   printf("%.0f %.0f %llu\n", bench_median(times, INNER) * 1e9,
+          bench_median(cpu, INNER) * 1e9, (unsigned long long)st.st_ino);
    return 0;
 }
 
-/* Runs one child; returns seconds, and the inode of the library it got. */
+/* Runs one child; returns seconds, its CPU seconds, and the inode of its library. */
 static double
 run_child(const char *self, const char *direct_dir, uint32_t transfers, uint32_t size,
-          unsigned long long *inode)
+          double *cpu, unsigned long long *inode)
 {
    int pipe_fds[2];
    if (pipe(pipe_fds))
@@ -164,13 +175,14 @@ run_child(const char *self, const char *direct_dir, uint32_t transfers, uint32_t
    close(pipe_fds[0]);
    int status;
    waitpid(pid, &status, 0);
-   double ns;
+   double ns, cpu_ns;
    if (n <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) ||
-       sscanf(line, "%lf %llu", &ns, inode) != 2) {
+       sscanf(line, "%lf %lf %llu", &ns, &cpu_ns, inode) != 3) {
       fprintf(stderr, "bench_forward: the %s child failed\n",
               direct_dir ? "direct" : "virtkfd");
       exit(1);
    }
+   *cpu = cpu_ns * 1e-9;
    return ns * 1e-9;
 }
 
@@ -227,24 +239,27 @@ main(int argc, char **argv)
           "alternating runs (each the median of %d sequences); llvmpipe, the library's\n"
           "EGL, THREAD_SYNC, polled\n\n",
           transfers, reps, INNER);
-   printf("%-10s %14s %14s %16s %8s %11s  %s\n", "texture", "direct (ms)", "virtkfd (ms)",
-          "added/transfer", "ratio", "pair range", "target <= 1.05x");
+   printf("%-9s %12s %13s %15s %7s %11s %9s  %s\n", "texture", "direct (ms)",
+          "virtkfd (ms)", "added/transfer", "ratio", "pair range", "CPU ratio",
+          "target <= 1.05x");
    static const uint32_t sizes[] = { 64, 256 };
    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
       double direct[BENCH_MAX_REPS], virtkfd[BENCH_MAX_REPS];
+      double direct_cpu[BENCH_MAX_REPS], virtkfd_cpu[BENCH_MAX_REPS];
       for (int r = 0; r < reps; r++) {
          /* alternate which goes first, so that neither always runs on a warmer host */
          for (int turn = 0; turn < 2; turn++) {
             bool run_direct = (turn == 0) == (r % 2 == 0);
             unsigned long long inode;
-            double seconds =
-               run_child(self, run_direct ? dir : NULL, transfers, sizes[s], &inode);
+            double cpu, seconds = run_child(self, run_direct ? dir : NULL, transfers,
+                                            sizes[s], &cpu, &inode);
             if (run_direct != (inode == (unsigned long long)system_st.st_ino)) {
                fprintf(stderr, "bench_forward: the %s child got the wrong library\n",
                        run_direct ? "direct" : "virtkfd");
                return 1;
             }
             (run_direct ? direct : virtkfd)[r] = seconds;
+            (run_direct ? direct_cpu : virtkfd_cpu)[r] = cpu;
          }
       }
       /* the pairs ran back to back: their ratios show how noisy the host was */
@@ -255,10 +270,12 @@ main(int argc, char **argv)
          high = ratio > high ? ratio : high;
       }
       double d = bench_median(direct, reps), v = bench_median(virtkfd, reps);
+      /* CPU time of every thread: what forwarding costs, less what other processes do */
+      double cpu_ratio = bench_median(virtkfd_cpu, reps) / bench_median(direct_cpu, reps);
       char label[16];
       snprintf(label, sizeof(label), "%ux%u", sizes[s], sizes[s]);
-      printf("%-10s %14.2f %14.2f %13.2f us %7.3fx %5.2f-%.2fx  %s\n", label, d * 1e3,
-             v * 1e3, (v - d) / transfers * 1e6, v / d, low, high,
+      printf("%-9s %12.2f %13.2f %12.2f us %6.3fx %5.2f-%.2fx %8.3fx  %s\n", label,
+             d * 1e3, v * 1e3, (v - d) / transfers * 1e6, v / d, low, high, cpu_ratio,
              bench_verdict(v / d <= 1.05));
    }
    unlink(link_path);
