@@ -12,7 +12,7 @@ packages="
    clang-format
    clang libclang-rt-14-dev
    valgrind
-   virgl-server
+   virgl-server libegl-dev
 "
 
 missing=""

@@ -174,11 +174,38 @@ static struct virgl_renderer_callbacks callbacks = {
    .write_context_fence = cb_write_context_fence,
 };
 
+/*
+ * The renderer flags, as upstream's server derives them from its options, except that
+ * GL stays off (NO_VIRGL) until a GL option asks for it: capset 8 needs none, and this
+ * server does not serve the GL capsets (1, 2) itself.
+ */
+static int
+vtest_renderer_flags(void)
+{
+   int flags = VIRGL_RENDERER_USE_ROCM | VIRGL_RENDERER_THREAD_SYNC |
+               VIRGL_RENDERER_USE_EXTERNAL_BLOB;
+   if (vtest_opts.drm)
+      flags |= VIRGL_RENDERER_DRM;
+   bool gl = vtest_opts.use_glx || vtest_opts.use_egl_surfaceless ||
+             vtest_opts.use_gles || vtest_opts.compat_profile;
+   if (!gl || vtest_opts.no_virgl)
+      return flags | VIRGL_RENDERER_NO_VIRGL;
+   flags |= vtest_opts.use_glx ? VIRGL_RENDERER_USE_GLX : VIRGL_RENDERER_USE_EGL;
+   if (vtest_opts.use_egl_surfaceless)
+      flags |= VIRGL_RENDERER_USE_SURFACELESS;
+   if (vtest_opts.use_gles)
+      flags |= VIRGL_RENDERER_USE_GLES;
+   if (vtest_opts.compat_profile)
+      flags |= VIRGL_RENDERER_COMPAT_PROFILE;
+   return flags;
+}
+
 int
 vtest_renderer_init(void)
 {
-   int flags = VIRGL_RENDERER_NO_VIRGL | VIRGL_RENDERER_USE_ROCM |
-               VIRGL_RENDERER_THREAD_SYNC | VIRGL_RENDERER_USE_EXTERNAL_BLOB;
+   int flags = vtest_renderer_flags();
+   if (!(flags & VIRGL_RENDERER_NO_VIRGL))
+      vtest_debug("renderer flags 0x%x (GL for the system virglrenderer)", flags);
    int ret = virgl_renderer_init(&server, flags, &callbacks);
    if (ret) {
       vtest_log("virgl_renderer_init failed (%d)", ret);
@@ -554,13 +581,20 @@ usage(FILE *out)
            "  --max-blob-size BYTES  largest blob (default %llu)\n"
            "  --max-sg-entries N     --max-ram-regions N  --max-guest-ram BYTES\n"
            "  --rendernode DEV       the DRM device for get_drm_fd\n"
+           "  --use-egl-surfaceless  --use-gles  --use-glx  --compat\n"
+           "                         GL for the system virglrenderer's contexts (off by\n"
+           "                         default: capset 8 needs none)\n"
+           "  --no-virgl             no GL, whatever the options above say\n"
+           "  --drm                  DRM native contexts of the system virglrenderer\n"
            "  --kfd-emulator LIB     with no /dev/kfd, re-run under LD_PRELOAD=LIB\n"
            "  --dump-sg              log translated scatter lists\n"
            "  --debug-commands       TEST ONLY: enable VCMD_VIRTKFD_DEBUG_* (server "
            "state, guest RAM and emulated GPU reads)\n"
            "  --verbose              log every command\n"
            "  --help                 this text\n"
-           "Environment: VTEST_SAVE=BASE records like --record.\n",
+           "Environment: VTEST_SAVE=BASE records like --record; VTEST_USE_GLX,\n"
+           "VTEST_USE_EGL_SURFACELESS, VTEST_USE_GLES, VTEST_USE_COMPATIBILITY_PROFILE\n"
+           "switch the GL option on.\n",
            VTEST_DEFAULT_SOCKET_NAME, VTEST_DEFAULT_MAX_LENGTH,
            (unsigned long long)VTEST_DEFAULT_MAX_BLOB_SIZE);
 }
@@ -591,6 +625,23 @@ static const struct {
    { "--debug-commands", VTEST_MODE_FORK, &vtest_opts.debug_commands },
    { "--dump-sg", VTEST_MODE_FORK, &vtest_opts.dump_sg },
    { "--verbose", VTEST_MODE_FORK, &vtest_opts.verbose },
+   { "--use-glx", VTEST_MODE_FORK, &vtest_opts.use_glx },
+   { "--use-egl-surfaceless", VTEST_MODE_FORK, &vtest_opts.use_egl_surfaceless },
+   { "--use-gles", VTEST_MODE_FORK, &vtest_opts.use_gles },
+   { "--compat", VTEST_MODE_FORK, &vtest_opts.compat_profile },
+   { "--no-virgl", VTEST_MODE_FORK, &vtest_opts.no_virgl },
+   { "--drm", VTEST_MODE_FORK, &vtest_opts.drm },
+};
+
+/* Upstream's environment switches, read before the options: present means on. */
+static const struct {
+   const char *name;
+   bool *flag;
+} environment_switches[] = {
+   { "VTEST_USE_GLX", &vtest_opts.use_glx },
+   { "VTEST_USE_EGL_SURFACELESS", &vtest_opts.use_egl_surfaceless },
+   { "VTEST_USE_GLES", &vtest_opts.use_gles },
+   { "VTEST_USE_COMPATIBILITY_PROFILE", &vtest_opts.compat_profile },
 };
 
 /* Options that take a string. */
@@ -675,12 +726,30 @@ parse_known_option(const char *name, const char *eq, int argc, char **argv, int 
    return 0;
 }
 
+/* The GL options that cannot go together (fatal upstream too). */
+static int
+check_gl_options(void)
+{
+   const char *clash = NULL;
+   if (vtest_opts.use_glx && vtest_opts.use_egl_surfaceless)
+      clash = "--use-glx and --use-egl-surfaceless";
+   else if (vtest_opts.use_glx && vtest_opts.use_gles)
+      clash = "--use-glx and --use-gles";
+   else if (vtest_opts.compat_profile && vtest_opts.use_gles)
+      clash = "--compat and --use-gles";
+   if (!clash)
+      return 0;
+   fprintf(stderr, "virtkfd_test_server: %s cannot be used together\n", clash);
+   return -1;
+}
+
 static int
 parse_options(int argc, char **argv)
 {
-   static const char *const ignored[] = { "--use-glx",  "--use-egl-surfaceless",
-                                          "--use-gles", "--compat",
-                                          "--no-virgl", "--drm" };
+   for (size_t k = 0; k < COUNT(environment_switches); k++) {
+      if (getenv(environment_switches[k].name))
+         *environment_switches[k].flag = true;
+   }
    for (int i = 1; i < argc; i++) {
       const char *arg = argv[i];
       if (strncmp(arg, "--", 2)) {
@@ -710,21 +779,16 @@ parse_options(int argc, char **argv)
          return -1;
       if (known)
          continue;
-      bool ignore = false;
-      for (size_t k = 0; k < COUNT(ignored); k++)
-         ignore |= !strcmp(name, ignored[k]);
-      if (ignore) {
-         fprintf(stderr, "virtkfd_test_server: %s ignored (native contexts only)\n",
-                 name);
-         continue;
-      }
       if (!strcmp(name, "--venus"))
-         fprintf(stderr, "virtkfd_test_server: --venus: no Venus in virtkfd\n");
+         fprintf(stderr, "virtkfd_test_server: --venus: this server does not serve Venus "
+                         "(a VMM gets capset 4 from the system virglrenderer)\n");
       else
          fprintf(stderr, "virtkfd_test_server: unknown option %s\n", arg);
       usage(stderr);
       return -1;
    }
+   if (check_gl_options() < 0)
+      return -1;
    if (server.next_res_id)
       server.next_res_id--; /* the next allocation returns the requested id */
    if (vtest_opts.replay_path)
@@ -808,6 +872,15 @@ main(int argc, char **argv)
       return ret < 0 ? 1 : 0;
    }
 
+   if (vtest_opts.mode == VTEST_MODE_FORK) {
+      /*
+       * Asking for a forwarded capset loads the system virglrenderer (src/forward)
+       * here, once, before the socket exists, rather than in every client process;
+       * each child still initialises it.
+       */
+      uint32_t version, size;
+      virgl_renderer_get_cap_set(2, &version, &size);
+   }
    int sfd = signal_fd_create(vtest_opts.mode == VTEST_MODE_FORK);
    int listen_fd = vtest_socket_listen(vtest_opts.socket_path);
    if (sfd < 0 || listen_fd < 0)

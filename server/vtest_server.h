@@ -37,6 +37,8 @@ struct vtest_options {
    uint32_t max_sg_entries;
    uint32_t max_ram_regions;
    uint64_t max_guest_ram;
+   /* the GL options (§8.2): renderer flags for the system virglrenderer's GL */
+   bool use_glx, use_egl_surfaceless, use_gles, compat_profile, no_virgl, drm;
    bool debug_commands; /* test-only VCMD_VIRTKFD_DEBUG_* */
    bool dump_sg;        /* log translated SG iovec lists */
    bool verbose;

@@ -17,8 +17,15 @@ VIRGL_EXPORT int
 virgl_renderer_context_create_with_flags(uint32_t ctx_id, uint32_t ctx_flags,
                                          uint32_t nlen, const char *name)
 {
+   API_REENTRY(context_create_with_flags(ctx_id, ctx_flags, nlen, name));
+   int ret;
+   if (forward_context_create(ctx_id, ctx_flags, nlen, name, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
-   int ret = vkfd_context_create(renderer, ctx_id, ctx_flags, name, nlen);
+   if (forward_context_id_taken(ctx_id))
+      ret = EINVAL;
+   else
+      ret = vkfd_context_create(renderer, ctx_id, ctx_flags, name, nlen);
    api_unlock(renderer);
    return ret;
 }
@@ -26,13 +33,17 @@ virgl_renderer_context_create_with_flags(uint32_t ctx_id, uint32_t ctx_flags,
 VIRGL_EXPORT int
 virgl_renderer_context_create(uint32_t handle, uint32_t nlen, const char *name)
 {
-   /* upstream creates a VIRGL2 (GL) context here; there is none in virtkfd */
+   API_REENTRY(context_create(handle, nlen, name));
+   /* a VIRGL2 (GL) context, like upstream: the system library's, when it has GL */
    return virgl_renderer_context_create_with_flags(handle, 2, nlen, name);
 }
 
 VIRGL_EXPORT void
 virgl_renderer_context_destroy(uint32_t handle)
 {
+   API_REENTRY_VOID(context_destroy(handle));
+   if (forward_context_destroy(handle))
+      return;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_context *ctx = vkfd_context_lookup(renderer, handle);
    if (ctx)
@@ -70,9 +81,13 @@ submit_check(struct vkfd_renderer *renderer, const void *buffer, int ctx_id, int
 VIRGL_EXPORT int
 virgl_renderer_submit_cmd(void *buffer, int ctx_id, int ndw)
 {
+   API_REENTRY(submit_cmd(buffer, ctx_id, ndw));
+   int ret;
+   if (forward_submit_cmd(buffer, ctx_id, ndw, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_context *ctx;
-   int ret = submit_check(renderer, buffer, ctx_id, ndw, false, &ctx);
+   ret = submit_check(renderer, buffer, ctx_id, ndw, false, &ctx);
    if (!ret)
       ret = ctx->ops->submit_cmd(ctx, buffer, (size_t)ndw * 4);
    api_unlock(renderer);
@@ -83,9 +98,13 @@ VIRGL_EXPORT int
 virgl_renderer_submit_cmd2(void *buffer, int ctx_id, int ndw, uint64_t *in_fence_ids,
                            uint32_t num_in_fences)
 {
+   API_REENTRY(submit_cmd2(buffer, ctx_id, ndw, in_fence_ids, num_in_fences));
+   int ret;
+   if (forward_submit_cmd2(buffer, ctx_id, ndw, in_fence_ids, num_in_fences, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_context *ctx;
-   int ret = submit_check(renderer, buffer, ctx_id, ndw, true, &ctx);
+   ret = submit_check(renderer, buffer, ctx_id, ndw, true, &ctx);
    if (!ret) {
       /*
        * In-fence ids name exportable fences of other timelines. virtkfd's contexts
@@ -104,6 +123,9 @@ virgl_renderer_submit_cmd2(void *buffer, int ctx_id, int ndw, uint64_t *in_fence
 VIRGL_EXPORT void
 virgl_renderer_ctx_attach_resource(int ctx_id, int res_handle)
 {
+   API_REENTRY_VOID(ctx_attach_resource(ctx_id, res_handle));
+   if (forward_ctx_attach_resource(ctx_id, res_handle))
+      return;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_context *ctx = vkfd_context_lookup(renderer, (uint32_t)ctx_id);
    struct vkfd_resource *res = vkfd_resource_lookup(renderer, (uint32_t)res_handle);
@@ -120,6 +142,9 @@ virgl_renderer_ctx_attach_resource(int ctx_id, int res_handle)
 VIRGL_EXPORT void
 virgl_renderer_ctx_detach_resource(int ctx_id, int res_handle)
 {
+   API_REENTRY_VOID(ctx_detach_resource(ctx_id, res_handle));
+   if (forward_ctx_detach_resource(ctx_id, res_handle))
+      return;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_context *ctx = vkfd_context_lookup(renderer, (uint32_t)ctx_id);
    struct vkfd_resource *res = vkfd_resource_lookup(renderer, (uint32_t)res_handle);
@@ -131,21 +156,26 @@ virgl_renderer_ctx_detach_resource(int ctx_id, int res_handle)
 VIRGL_EXPORT int
 virgl_renderer_create_fence(int client_fence_id, uint32_t ctx_id)
 {
+   API_REENTRY(create_fence(client_fence_id, ctx_id));
    struct vkfd_renderer *renderer = api_lock();
    int ret = EINVAL;
    if (renderer->initialized) {
       /*
        * Context 0 is the host CPU timeline: every submit finished inside its call,
        * so the fence is complete now. It is delivered later (poll or worker), never
-       * from inside this call.
+       * from inside this call. With forwarding, the VMM hears of it once the system
+       * library has retired it too.
        */
-      ret = vkfd_fence_create(&renderer->fences, &renderer->fences.global,
-                              (uint32_t)client_fence_id, false, true, NULL);
+      ret = forward_create_fence_begin((uint32_t)client_fence_id, ctx_id);
+      if (!ret) {
+         ret = vkfd_fence_create(&renderer->fences, &renderer->fences.global,
+                                 (uint32_t)client_fence_id, false, true, NULL);
+         forward_create_fence_end(ret == 0);
+      }
       ret = ret ? ENOMEM : 0;
    } else {
       vkfd_err("create_fence: renderer not initialised");
    }
-   (void)ctx_id; /* ignored like upstream: QEMU always passes 0 */
    api_unlock(renderer);
    return ret;
 }
@@ -154,9 +184,12 @@ VIRGL_EXPORT int
 virgl_renderer_context_create_fence(uint32_t ctx_id, uint32_t flags, uint32_t ring_idx,
                                     uint64_t fence_id)
 {
+   API_REENTRY(context_create_fence(ctx_id, flags, ring_idx, fence_id));
+   int ret;
+   if (forward_context_create_fence(ctx_id, flags, ring_idx, fence_id, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_context *ctx = vkfd_context_lookup(renderer, ctx_id);
-   int ret;
    if (!ctx) {
       vkfd_err("context_create_fence: unknown context %u", ctx_id);
       ret = -EINVAL;
@@ -170,6 +203,9 @@ virgl_renderer_context_create_fence(uint32_t ctx_id, uint32_t flags, uint32_t ri
 VIRGL_EXPORT void
 virgl_renderer_context_poll(uint32_t ctx_id)
 {
+   API_REENTRY_VOID(context_poll(ctx_id));
+   if (forward_context_poll(ctx_id))
+      return;
    struct vkfd_renderer *renderer = api_lock();
    bool known = vkfd_context_lookup(renderer, ctx_id) != NULL;
    api_unlock(renderer);
@@ -180,16 +216,23 @@ virgl_renderer_context_poll(uint32_t ctx_id)
 VIRGL_EXPORT int
 virgl_renderer_context_get_poll_fd(uint32_t ctx_id)
 {
+   API_REENTRY(context_get_poll_fd(ctx_id));
+   int fd;
+   if (forward_context_get_poll_fd(ctx_id, &fd))
+      return fd;
    /* like DRM contexts: one renderer-wide fd (virgl_renderer_get_poll_fd) */
-   (void)ctx_id;
    return -1;
 }
 
 VIRGL_EXPORT int
 virgl_renderer_get_dev_fd(int ctx_id)
 {
+   API_REENTRY(get_dev_fd(ctx_id));
+   int ret;
+   if (forward_get_dev_fd(ctx_id, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
-   int ret = vkfd_context_lookup(renderer, (uint32_t)ctx_id) ? -ENODEV : -EINVAL;
+   ret = vkfd_context_lookup(renderer, (uint32_t)ctx_id) ? -ENODEV : -EINVAL;
    api_unlock(renderer);
    return ret;
 }
@@ -197,7 +240,11 @@ virgl_renderer_get_dev_fd(int ctx_id)
 VIRGL_EXPORT int
 virgl_renderer_export_fence(uint64_t client_fence_id, int *fd)
 {
-   /* fences retire as soon as they exist: there is never an unsignalled one to export */
+   API_REENTRY(export_fence(client_fence_id, fd));
+   int ret;
+   if (forward_export_fence(client_fence_id, fd, &ret))
+      return ret;
+   /* virtkfd's fences retire as soon as they exist: none is left to export */
    vkfd_debug("export_fence: fence 0x%llx is not exportable",
               (unsigned long long)client_fence_id);
    if (fd)
@@ -208,22 +255,33 @@ virgl_renderer_export_fence(uint64_t client_fence_id, int *fd)
 VIRGL_EXPORT int
 virgl_renderer_export_signalled_fence(void)
 {
-   /* a sync_file needs a kernel fence; no device here provides one */
+   API_REENTRY(export_signalled_fence());
+   int fd;
+   if (forward_export_signalled_fence(&fd))
+      return fd;
+   /* a sync_file needs a kernel fence; no device of virtkfd's provides one */
    return -1;
 }
 
 VIRGL_EXPORT int
 virgl_renderer_get_fence_fd(uint64_t fence_id)
 {
-   (void)fence_id;
+   API_REENTRY(get_fence_fd(fence_id));
+   int fd;
+   if (forward_get_fence_fd(fence_id, &fd))
+      return fd;
    return -1;
 }
 
 VIRGL_EXPORT int
 virgl_renderer_attach_fence(int ctx_id, int fence_fd)
 {
+   API_REENTRY(attach_fence(ctx_id, fence_fd));
+   int ret;
+   if (forward_attach_fence(ctx_id, fence_fd, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
-   int ret = EINVAL;
+   ret = EINVAL;
    if (vkfd_context_lookup(renderer, (uint32_t)ctx_id)) {
       /*
        * The fence orders GPU work after the fence's producer. virtkfd contexts run

@@ -16,8 +16,12 @@
 VIRGL_EXPORT int
 virgl_renderer_init(void *cookie, int flags, struct virgl_renderer_callbacks *cb)
 {
+   API_REENTRY(init(cookie, flags, cb));
    struct vkfd_renderer *renderer = api_lock();
+   bool first = !renderer->initialized;
    int ret = vkfd_renderer_init(renderer, cookie, flags, cb);
+   if (!ret && first)
+      forward_renderer_start(renderer);
    api_unlock(renderer);
    return ret;
 }
@@ -25,33 +29,45 @@ virgl_renderer_init(void *cookie, int flags, struct virgl_renderer_callbacks *cb
 VIRGL_EXPORT void
 virgl_renderer_poll(void)
 {
+   API_REENTRY_VOID(poll());
+   forward_poll_begin();
    struct vkfd_renderer *renderer = api_lock();
    bool ready = renderer->initialized;
    api_unlock(renderer);
    /* callbacks run on this thread, without the API lock */
    if (ready)
       vkfd_fence_poll(&renderer->fences, false, 0);
+   forward_poll_end();
 }
 
 VIRGL_EXPORT void
 virgl_renderer_cleanup(void *cookie)
 {
+   API_REENTRY_VOID(cleanup(cookie));
    struct vkfd_renderer *renderer = api_lock();
+   forward_renderer_stop(renderer);
    vkfd_renderer_fini(renderer);
+   forward_renderer_fini(renderer);
    api_unlock(renderer);
 }
 
 VIRGL_EXPORT void
 virgl_renderer_reset(void)
 {
+   API_REENTRY_VOID(reset());
    struct vkfd_renderer *renderer = api_lock();
    vkfd_renderer_reset(renderer);
+   forward_renderer_reset(renderer);
    api_unlock(renderer);
 }
 
 VIRGL_EXPORT int
 virgl_renderer_get_poll_fd(void)
 {
+   API_REENTRY(get_poll_fd());
+   int forwarded_fd;
+   if (forward_get_poll_fd(&forwarded_fd))
+      return forwarded_fd;
    struct vkfd_renderer *renderer = api_lock();
    int fd = renderer->initialized ? vkfd_fence_queue_poll_fd(&renderer->fences) : -1;
    api_unlock(renderer);
@@ -61,12 +77,17 @@ virgl_renderer_get_poll_fd(void)
 VIRGL_EXPORT void
 virgl_renderer_force_ctx_0(void)
 {
-   /* there is no GL context to make current; QEMU calls this before every command */
+   API_REENTRY_VOID(force_ctx_0());
+   /* virtkfd has no GL context to make current; the system library may */
+   forward_force_ctx_0();
 }
 
 VIRGL_EXPORT void
 virgl_renderer_get_cap_set(uint32_t set, uint32_t *max_ver, uint32_t *max_size)
 {
+   API_REENTRY_VOID(get_cap_set(set, max_ver, max_size));
+   if (forward_get_cap_set(set, max_ver, max_size))
+      return;
    uint32_t version = 0, size = 0;
    const struct vkfd_backend *backend = vkfd_backend_find(set);
    if (backend && backend->get_capset_info)
@@ -80,6 +101,9 @@ virgl_renderer_get_cap_set(uint32_t set, uint32_t *max_ver, uint32_t *max_size)
 VIRGL_EXPORT void
 virgl_renderer_fill_caps(uint32_t set, uint32_t version, void *caps)
 {
+   API_REENTRY_VOID(fill_caps(set, version, caps));
+   if (forward_fill_caps(set, version, caps))
+      return;
    struct vkfd_renderer *renderer = api_lock();
    const struct vkfd_backend *backend = vkfd_backend_find(set);
    if (!caps || !renderer->initialized || !backend || !vkfd_backend_is_ready(set)) {
@@ -123,6 +147,7 @@ VIRGL_EXPORT void
 virgl_set_log_callback(virgl_log_callback_type cb, void *user_data,
                        virgl_free_data_callback_type free_user_data_cb)
 {
+   API_REENTRY_VOID(set_log_callback(cb, user_data, free_user_data_cb));
    struct vmm_log_sink *sink = calloc(1, sizeof(*sink));
    if (!sink) {
       vkfd_err("set_log_callback: out of memory; keeping the previous callback");
@@ -140,5 +165,6 @@ virgl_set_log_callback(virgl_log_callback_type cb, void *user_data,
 VIRGL_EXPORT virgl_debug_callback_type
 virgl_set_debug_callback(virgl_debug_callback_type cb)
 {
+   API_REENTRY(set_debug_callback(cb));
    return vkfd_log_set_legacy_sink(cb);
 }

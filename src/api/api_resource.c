@@ -18,16 +18,20 @@ VIRGL_EXPORT int
 virgl_renderer_resource_create_blob(
    const struct virgl_renderer_resource_create_blob_args *args)
 {
+   API_REENTRY(resource_create_blob(args));
    if (!args) {
       vkfd_err("create_blob: no arguments");
       return -EINVAL;
    }
+   int ret;
+   if (forward_resource_create_blob(args, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
-   int ret = -EINVAL;
-   if (renderer->initialized)
-      ret = vkfd_resource_create_blob(renderer, args);
-   else
+   ret = -EINVAL;
+   if (!renderer->initialized)
       vkfd_err("create_blob: renderer not initialised");
+   else if (!forward_resource_id_taken("create_blob", args->res_handle))
+      ret = vkfd_resource_create_blob(renderer, args);
    api_unlock(renderer);
    return ret;
 }
@@ -36,16 +40,18 @@ VIRGL_EXPORT int
 virgl_renderer_resource_import_blob(
    const struct virgl_renderer_resource_import_blob_args *args)
 {
+   API_REENTRY(resource_import_blob(args));
    if (!args) {
       vkfd_err("import_blob: no arguments");
       return -EINVAL;
    }
+   /* imports have no context: they are virtkfd's, in the one id space */
    struct vkfd_renderer *renderer = api_lock();
    int ret = -EINVAL;
-   if (renderer->initialized)
-      ret = vkfd_resource_import_blob(renderer, args);
-   else
+   if (!renderer->initialized)
       vkfd_err("import_blob: renderer not initialised");
+   else if (!forward_resource_id_taken("import_blob", args->res_handle))
+      ret = vkfd_resource_import_blob(renderer, args);
    api_unlock(renderer);
    return ret;
 }
@@ -53,6 +59,9 @@ virgl_renderer_resource_import_blob(
 VIRGL_EXPORT void
 virgl_renderer_resource_unref(uint32_t res_handle)
 {
+   API_REENTRY_VOID(resource_unref(res_handle));
+   if (forward_resource_unref(res_handle))
+      return;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_resource *res = vkfd_resource_lookup(renderer, res_handle);
    if (res)
@@ -65,6 +74,9 @@ virgl_renderer_resource_unref(uint32_t res_handle)
 VIRGL_EXPORT void
 virgl_renderer_resource_set_priv(uint32_t res_handle, void *priv)
 {
+   API_REENTRY_VOID(resource_set_priv(res_handle, priv));
+   if (forward_resource_set_priv(res_handle, priv))
+      return;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_resource *res = vkfd_resource_lookup(renderer, res_handle);
    if (res)
@@ -75,9 +87,13 @@ virgl_renderer_resource_set_priv(uint32_t res_handle, void *priv)
 VIRGL_EXPORT void *
 virgl_renderer_resource_get_priv(uint32_t res_handle)
 {
+   API_REENTRY(resource_get_priv(res_handle));
+   void *priv;
+   if (forward_resource_get_priv(res_handle, &priv))
+      return priv;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_resource *res = vkfd_resource_lookup(renderer, res_handle);
-   void *priv = res ? res->priv : NULL;
+   priv = res ? res->priv : NULL;
    api_unlock(renderer);
    return priv;
 }
@@ -85,9 +101,13 @@ virgl_renderer_resource_get_priv(uint32_t res_handle)
 VIRGL_EXPORT int
 virgl_renderer_resource_attach_iov(int res_handle, struct iovec *iov, int num_iovs)
 {
+   API_REENTRY(resource_attach_iov(res_handle, iov, num_iovs));
+   int ret;
+   if (forward_resource_attach_iov(res_handle, iov, num_iovs, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_resource *res = vkfd_resource_lookup(renderer, (uint32_t)res_handle);
-   int ret = EINVAL;
+   ret = EINVAL;
    if (!res) {
       vkfd_err("resource_attach_iov: unknown res %d", res_handle);
    } else if (res->iovecs) {
@@ -107,6 +127,9 @@ virgl_renderer_resource_attach_iov(int res_handle, struct iovec *iov, int num_io
 VIRGL_EXPORT void
 virgl_renderer_resource_detach_iov(int res_handle, struct iovec **iov, int *num_iovs)
 {
+   API_REENTRY_VOID(resource_detach_iov(res_handle, iov, num_iovs));
+   if (forward_resource_detach_iov(res_handle, iov, num_iovs))
+      return;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_resource *res = vkfd_resource_lookup(renderer, (uint32_t)res_handle);
    if (res)
@@ -118,9 +141,13 @@ VIRGL_EXPORT int
 virgl_renderer_resource_get_info(int res_handle,
                                  struct virgl_renderer_resource_info *info)
 {
+   API_REENTRY(resource_get_info(res_handle, info));
+   int ret;
+   if (forward_resource_get_info(res_handle, info, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_resource *res = vkfd_resource_lookup(renderer, (uint32_t)res_handle);
-   int ret = EINVAL;
+   ret = EINVAL;
    if (res && info) {
       vkfd_resource_fill_info(res, info);
       ret = 0;
@@ -136,6 +163,10 @@ VIRGL_EXPORT int
 virgl_renderer_resource_get_info_ext(int res_handle,
                                      struct virgl_renderer_resource_info_ext *info)
 {
+   API_REENTRY(resource_get_info_ext(res_handle, info));
+   int ret;
+   if (forward_resource_get_info_ext(res_handle, info, &ret))
+      return ret;
    /* no virtkfd resource can be scanned out: SET_SCANOUT fails cleanly */
    struct vkfd_renderer *renderer = api_lock();
    if (!vkfd_resource_lookup(renderer, (uint32_t)res_handle))
@@ -150,9 +181,13 @@ virgl_renderer_resource_get_info_ext(int res_handle,
 VIRGL_EXPORT int
 virgl_renderer_resource_map(uint32_t res_handle, void **map, uint64_t *out_size)
 {
+   API_REENTRY(resource_map(res_handle, map, out_size));
+   int ret;
+   if (forward_resource_map(res_handle, map, out_size, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_resource *res = vkfd_resource_lookup(renderer, res_handle);
-   int ret = -EINVAL;
+   ret = -EINVAL;
    if (!res)
       vkfd_err("resource_map: unknown res %u", res_handle);
    else if (!map)
@@ -166,9 +201,13 @@ virgl_renderer_resource_map(uint32_t res_handle, void **map, uint64_t *out_size)
 VIRGL_EXPORT int
 virgl_renderer_resource_map_fixed(uint32_t res_handle, void *addr)
 {
+   API_REENTRY(resource_map_fixed(res_handle, addr));
+   int ret;
+   if (forward_resource_map_fixed(res_handle, addr, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_resource *res = vkfd_resource_lookup(renderer, res_handle);
-   int ret = -EINVAL;
+   ret = -EINVAL;
    if (res)
       ret = vkfd_resource_map_fixed(res, addr);
    else
@@ -180,9 +219,13 @@ virgl_renderer_resource_map_fixed(uint32_t res_handle, void *addr)
 VIRGL_EXPORT int
 virgl_renderer_resource_unmap(uint32_t res_handle)
 {
+   API_REENTRY(resource_unmap(res_handle));
+   int ret;
+   if (forward_resource_unmap(res_handle, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_resource *res = vkfd_resource_lookup(renderer, res_handle);
-   int ret = -EINVAL;
+   ret = -EINVAL;
    if (res)
       ret = vkfd_resource_unmap(res);
    else
@@ -194,9 +237,13 @@ virgl_renderer_resource_unmap(uint32_t res_handle)
 VIRGL_EXPORT int
 virgl_renderer_resource_get_map_info(uint32_t res_handle, uint32_t *map_info)
 {
+   API_REENTRY(resource_get_map_info(res_handle, map_info));
+   int ret;
+   if (forward_resource_get_map_info(res_handle, map_info, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_resource *res = vkfd_resource_lookup(renderer, res_handle);
-   int ret = -EINVAL;
+   ret = -EINVAL;
    if (!res) {
       vkfd_err("resource_get_map_info: unknown res %u", res_handle);
    } else if ((res->blob.map_info & VIRGL_RENDERER_MAP_CACHE_MASK) ==
@@ -214,9 +261,13 @@ virgl_renderer_resource_get_map_info(uint32_t res_handle, uint32_t *map_info)
 VIRGL_EXPORT int
 virgl_renderer_resource_export_blob(uint32_t res_id, uint32_t *fd_type, int *fd)
 {
+   API_REENTRY(resource_export_blob(res_id, fd_type, fd));
+   int ret;
+   if (forward_resource_export_blob(res_id, fd_type, fd, &ret))
+      return ret;
    struct vkfd_renderer *renderer = api_lock();
    struct vkfd_resource *res = vkfd_resource_lookup(renderer, res_id);
-   int ret = -EINVAL;
+   ret = -EINVAL;
    if (!res)
       vkfd_err("export_blob: unknown res %u", res_id);
    else if (!fd_type || !fd)
@@ -273,6 +324,10 @@ execute_supported_structures(struct virgl_renderer_supported_structures *query,
 VIRGL_EXPORT int
 virgl_renderer_execute(void *execute_args, uint32_t execute_size)
 {
+   API_REENTRY(execute(execute_args, execute_size));
+   int ret;
+   if (forward_execute(execute_args, execute_size, &ret))
+      return ret;
    if (!execute_args || execute_size < sizeof(struct virgl_renderer_hdr)) {
       vkfd_err("execute: %u bytes is shorter than the header", execute_size);
       return -EINVAL;
@@ -285,7 +340,6 @@ virgl_renderer_execute(void *execute_args, uint32_t execute_size)
    }
 
    struct vkfd_renderer *renderer = api_lock();
-   int ret;
    switch (hdr->stype) {
    case VIRGL_RENDERER_STRUCTURE_TYPE_EXPORT_QUERY:
       ret = execute_export_query(renderer, execute_args, execute_size);

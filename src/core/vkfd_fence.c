@@ -41,6 +41,8 @@ static void
 timeline_advance_locked(struct vkfd_fence_queue *queue,
                         struct vkfd_fence_timeline *timeline)
 {
+   /* a ready list that was not empty has been announced already: one syscall a batch */
+   bool announced = !vkfd_list_is_empty(&queue->ready);
    bool moved = false;
    while (!vkfd_list_is_empty(&timeline->pending)) {
       struct vkfd_fence *fence =
@@ -51,7 +53,7 @@ timeline_advance_locked(struct vkfd_fence_queue *queue,
       vkfd_list_add_tail(&fence->link, &queue->ready);
       moved = true;
    }
-   if (moved)
+   if (moved && !announced)
       queue_notify_locked(queue);
 }
 

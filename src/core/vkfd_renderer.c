@@ -28,6 +28,10 @@ static void
 renderer_retire_global(void *data, uint32_t fence_id)
 {
    struct vkfd_renderer *renderer = data;
+   if (renderer->ctx0_retired_hook) {
+      renderer->ctx0_retired_hook(renderer->ctx0_retired_hook_data, fence_id);
+      return;
+   }
    void (*write_fence)(void *, uint32_t) = VKFD_CB(renderer, 1, write_fence);
    if (write_fence)
       write_fence(renderer->cookie, fence_id);

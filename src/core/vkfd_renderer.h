@@ -27,6 +27,13 @@ struct vkfd_renderer {
    struct vkfd_hash contexts;            /* ctx_id -> struct vkfd_context * */
    struct vkfd_hash resources;           /* res_id -> struct vkfd_resource * */
    struct vkfd_fence_queue fences;
+   /*
+    * Set while another renderer shares context-0 fences (src/forward): a retired
+    * context-0 fence goes to this hook instead of straight to the VMM. Set and cleared
+    * with the lock held, while no context-0 fence exists.
+    */
+   void (*ctx0_retired_hook)(void *data, uint32_t fence_id);
+   void *ctx0_retired_hook_data;
 };
 
 struct vkfd_renderer *vkfd_renderer_get(void);
