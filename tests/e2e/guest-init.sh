@@ -20,6 +20,15 @@ while [ ! -e /dev/dri/renderD128 ] && [ $i -lt 100 ]; do
    i=$((i + 1))
 done
 
+# the console's scanout is a classic 2D resource, which the host's virglrenderer
+# serves behind virtkfd (forwarding): the framebuffer must exist and take a write
+if [ -e /sys/class/graphics/fb0/name ] &&
+   dd if=/dev/zero of=/dev/fb0 bs=4096 count=16 2>/dev/null; then
+   echo "e2e-guest: scanout ok: fb0 ($(cat /sys/class/graphics/fb0/name)) took a write"
+else
+   echo "e2e-guest: scanout missing: no framebuffer on the virtio-gpu device"
+fi
+
 client() {
    echo
    virtkfd_guest_client --probe /dev/ttyS1 "$@" || status=1
