@@ -338,6 +338,7 @@ test_failed_free_keeps_range(void **state)
 static void
 test_failed_userptr_unmap_keeps_range(void **state)
 {
+   uint64_t used_at_start = window_used();
    struct test_guest_ram ram;
    test_guest_ram_create(&ram, 4 * MIB);
    struct iovec iov[2] = { { ram.base + 2 * MIB, MIB }, { ram.base, MIB } };
@@ -371,6 +372,8 @@ test_failed_userptr_unmap_keeps_range(void **state)
    assert_true(hsakmt_test_count_maps() >= maps - 2);
    env.userptrs++;
    env.live_bos++;
+   /* where the alias lives in the KFD window (libhsakmt 6.x), that range is kept */
+   kept_window += window_used() - used_at_start;
    test_guest_ram_destroy(&ram);
 }
 
