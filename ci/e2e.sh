@@ -142,7 +142,7 @@ fi
 # must ask for in its own environment (README, "Using virtkfd with QEMU").
 phase "booting $kernel_pkg in QEMU"
 echo
-timeout -k 5 600 env LD_LIBRARY_PATH="$libdir" LD_PRELOAD="$kfdsim $probe" \
+timeout -k 5 300 env LD_LIBRARY_PATH="$libdir" LD_PRELOAD="$kfdsim $probe" \
    VIRTKFD_E2E_PROBE_SOCKET="$dir/probe.sock" \
    VIRTKFD_E2E_PROBE_REPORT="$dir/probe.report" \
    VIRTKFD_LOG_LEVEL="${VIRTKFD_LOG_LEVEL:-warning}" HSA_RESERVE_SVM=1 \
@@ -158,6 +158,16 @@ timeout -k 5 600 env LD_LIBRARY_PATH="$libdir" LD_PRELOAD="$kfdsim $probe" \
    >"$dir/qemu.log" 2>&1 &
 qpid=$!
 boot=$(date +%s)
+# A run takes 8 to 15 s under TCG. One that is still going after 240 s hangs: its
+# threads' stacks are kept for the report before the timeout above ends it.
+(
+   sleep ${VIRTKFD_E2E_HANG_AFTER:-240}
+   q=$(pgrep -P "$qpid" -f qemu-system-x86_64 2>/dev/null | head -n 1)
+   if [ -n "$q" ] && command -v gdb >/dev/null 2>&1; then
+      gdb -p "$q" -batch -ex "thread apply all bt" >"$dir/qemu-threads.txt" 2>&1
+   fi
+) &
+watchdog=$!
 # the guest's console, as it comes (without its carriage returns)
 while [ ! -f "$dir/console.log" ] && kill -0 "$qpid" 2>/dev/null; do
    sleep 0.1
@@ -166,6 +176,8 @@ tail -n +1 -f --pid="$qpid" "$dir/console.log" 2>/dev/null | sed -u 's/\r$//; s/
 wait "$qpid"
 qemu_status=$?
 qpid=""
+kill "$watchdog" 2>/dev/null
+wait "$watchdog" 2>/dev/null
 echo
 phase "QEMU exited with status $qemu_status after $(($(date +%s) - boot)) s"
 
@@ -173,6 +185,10 @@ status=0
 if [ $qemu_status -ne 0 ]; then
    echo "ci/e2e.sh: FAIL: QEMU did not power off cleanly (status $qemu_status$(
       [ $qemu_status -eq 124 ] && echo ': timed out'))"
+   if [ -s "$dir/qemu-threads.txt" ]; then
+      echo "ci/e2e.sh: QEMU's threads when it hung:"
+      grep -E "^Thread|^#" "$dir/qemu-threads.txt" | sed 's/^/  gdb| /'
+   fi
    status=1
 fi
 if ! grep -q "E2E-GUEST PASS" "$dir/console.log"; then
