@@ -15,18 +15,13 @@
 #include "kfd/vkfd_kfd.h"
 #include "util/vkfd_log.h"
 #include "util/vkfd_math.h"
+#include "util/vkfd_range.h"
 
 #define VA_FALLBACK_STEP  (256ull << 30)
 #define VA_FALLBACK_TRIES 16
 #define VA_USER_SPACE_END (1ull << 47)
 #define VA_DEFAULT_SIZE   (64ull << 30)
 #define VA_MAX_SIZE       (8ull << 40)
-
-struct va_extent {
-   uint64_t start;
-   uint64_t size;
-   struct va_extent *next;
-};
 
 /* Process-wide, like libhsakmt's own state; the lock guards all of it. */
 static struct {
@@ -38,8 +33,7 @@ static struct {
    bool placeholder; /* we hold [start, start + size) PROT_NONE */
    uint64_t guard;   /* kept free after each allocation (libhsakmt's guard page) */
    unsigned users;
-   uint64_t used;
-   struct va_extent *free_list; /* sorted by start, never adjacent */
+   struct vkfd_range free; /* its free extents and the bytes in use */
 } va = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static uint64_t
@@ -129,17 +123,13 @@ window_place_locked(void)
       va.guard = 0;
    }
 
-   va.free_list = calloc(1, sizeof(*va.free_list));
-   if (!va.free_list) {
+   if (vkfd_range_init(&va.free, va.start, va.size)) {
       if (va.placeholder)
          munmap((void *)(uintptr_t)va.start, va.size);
       va.placeholder = false;
       return VKFD_STATUS_NO_MEMORY;
    }
-   va.free_list->start = va.start;
-   va.free_list->size = va.size;
    va.mode = info.mode;
-   va.used = 0;
    va.placed = true;
    static const char *const modes[] = { "allocations unavailable", "native",
                                         "reserved SVM aperture" };
@@ -151,11 +141,7 @@ window_place_locked(void)
 static void
 window_remove_locked(void)
 {
-   while (va.free_list) {
-      struct va_extent *next = va.free_list->next;
-      free(va.free_list);
-      va.free_list = next;
-   }
+   vkfd_range_fini(&va.free);
    if (va.placeholder)
       munmap((void *)(uintptr_t)va.start, va.size);
    va.placed = false;
@@ -164,7 +150,6 @@ window_remove_locked(void)
    va.start = 0;
    va.size = 0;
    va.guard = 0;
-   va.used = 0;
 }
 
 int
@@ -195,7 +180,7 @@ hsakmt_va_context_release(struct hsakmt_context *ctx)
    ctx->va_window_user = false;
    pthread_mutex_lock(&va.lock);
    /* the window follows the KFD device, whose SVM aperture may move when reopened */
-   if (--va.users == 0 && va.used == 0)
+   if (--va.users == 0 && va.free.used == 0)
       window_remove_locked();
    pthread_mutex_unlock(&va.lock);
 }
@@ -231,42 +216,19 @@ va_take(uint64_t size, uint64_t alignment, bool for_library, uint64_t *out)
 
    pthread_mutex_lock(&va.lock);
    int status = VKFD_STATUS_NO_MEMORY;
-   if (!va.placed || va.mode == VKFD_KFD_VA_NONE)
-      goto out;
-   for (struct va_extent **link = &va.free_list; *link; link = &(*link)->next) {
-      struct va_extent *e = *link;
-      uint64_t start, end, extent_end = e->start + e->size;
-      if (vkfd_ckd_align_up(&start, e->start, alignment) ||
-          vkfd_ckd_add(&end, start, reserve) || end > extent_end)
-         continue;
-      /* split: [e->start, start) stays, [end, extent_end) becomes a new extent */
-      if (end < extent_end) {
-         struct va_extent *tail = calloc(1, sizeof(*tail));
-         if (!tail)
-            goto out;
-         tail->start = end;
-         tail->size = extent_end - end;
-         tail->next = e->next;
-         e->next = tail;
-      }
-      if (start > e->start) {
-         e->size = start - e->start;
-      } else {
-         *link = e->next;
-         free(e);
-      }
-      if (va.placeholder && for_library)
-         munmap((void *)(uintptr_t)start, size); /* the library maps here itself */
-      va.used += reserve;
-      *out = start;
-      status = VKFD_STATUS_SUCCESS;
-      break;
-   }
-   if (status)
+   uint64_t start;
+   if (!va.placed || va.mode == VKFD_KFD_VA_NONE) {
+      /* no window: nothing to say beyond the caller's own refusal */
+   } else if (vkfd_range_take(&va.free, reserve, alignment, &start)) {
       vkfd_warn("KFD VA window full: no 0x%llx bytes aligned to 0x%llx (0x%llx in use)",
                 (unsigned long long)size, (unsigned long long)alignment,
-                (unsigned long long)va.used);
-out:
+                (unsigned long long)va.free.used);
+   } else {
+      if (va.placeholder && for_library)
+         munmap((void *)(uintptr_t)start, size); /* the library maps here itself */
+      *out = start;
+      status = VKFD_STATUS_SUCCESS;
+   }
    pthread_mutex_unlock(&va.lock);
    return status;
 }
@@ -305,39 +267,12 @@ hsakmt_va_free(uint64_t start, uint64_t size)
    if (va.placeholder)
       mmap((void *)(uintptr_t)start, size, PROT_NONE,
            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-   struct va_extent *prev = NULL, *next = va.free_list;
-   while (next && next->start < start) {
-      prev = next;
-      next = next->next;
+   if (vkfd_range_give(&va.free, start, reserve)) {
+      /* the range is lost to the window, not to the process: log and go on */
+      vkfd_err("KFD VA window: out of memory returning 0x%llx+0x%llx",
+               (unsigned long long)start, (unsigned long long)reserve);
    }
-   if (prev && prev->start + prev->size == start) {
-      prev->size += reserve;
-      if (next && prev->start + prev->size == next->start) {
-         prev->size += next->size;
-         prev->next = next->next;
-         free(next);
-      }
-   } else if (next && start + reserve == next->start) {
-      next->start = start;
-      next->size += reserve;
-   } else {
-      struct va_extent *e = calloc(1, sizeof(*e));
-      if (e) {
-         e->start = start;
-         e->size = reserve;
-         e->next = next;
-         if (prev)
-            prev->next = e;
-         else
-            va.free_list = e;
-      } else {
-         /* the range is lost to the window, not to the process: log and go on */
-         vkfd_err("KFD VA window: out of memory returning 0x%llx+0x%llx",
-                  (unsigned long long)start, (unsigned long long)reserve);
-      }
-   }
-   va.used -= reserve;
-   if (va.users == 0 && va.used == 0)
+   if (va.users == 0 && va.free.used == 0)
       window_remove_locked();
    pthread_mutex_unlock(&va.lock);
 }
@@ -346,10 +281,7 @@ void
 hsakmt_va_stats(uint64_t *used, uint32_t *free_extents)
 {
    pthread_mutex_lock(&va.lock);
-   *used = va.used;
-   uint32_t n = 0;
-   for (struct va_extent *e = va.free_list; e; e = e->next)
-      n++;
-   *free_extents = n;
+   *used = va.free.used;
+   *free_extents = vkfd_range_extent_count(&va.free);
    pthread_mutex_unlock(&va.lock);
 }

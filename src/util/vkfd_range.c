@@ -107,3 +107,12 @@ vkfd_range_give(struct vkfd_range *range, uint64_t start, uint64_t size)
       range->free = e;
    return 0;
 }
+
+uint32_t
+vkfd_range_extent_count(const struct vkfd_range *range)
+{
+   uint32_t n = 0;
+   for (const struct vkfd_range_extent *e = range->free; e; e = e->next)
+      n++;
+   return n;
+}

@@ -3,8 +3,8 @@
  * SPDX-License-Identifier: MIT
  *
  * A first-fit allocator of aligned sub-ranges of one address range, for windows the
- * library carves up itself (a node's scratch window). Free extents are kept sorted
- * and merged with their neighbours when a range comes back.
+ * library carves up itself (the KFD VA window, a node's scratch window). Free extents are
+ * kept sorted and merged with their neighbours when a range comes back.
  *
  * Ownership: the allocator owns its extent list; the caller owns the allocator and
  * serialises calls.
@@ -35,5 +35,8 @@ int vkfd_range_take(struct vkfd_range *range, uint64_t size, uint64_t alignment,
  * range is then lost to the allocator (never handed out twice).
  */
 int vkfd_range_give(struct vkfd_range *range, uint64_t start, uint64_t size);
+
+/* The number of free extents (how fragmented the range is). */
+uint32_t vkfd_range_extent_count(const struct vkfd_range *range);
 
 #endif /* VKFD_RANGE_H */
