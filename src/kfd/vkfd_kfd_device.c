@@ -182,17 +182,25 @@ find_svm_aperture(struct vkfd_kfd_device *dev)
       uint32_t count = dev->nodes[node].NumMemoryBanks;
       if (!dev->extra[node].gpu_id || !count || count > 64)
          continue;
-      HsaMemoryProperties banks[64];
-      if (dev->api->hsaKmtGetNodeMemoryProperties(node, count, banks) !=
-          HSAKMT_STATUS_SUCCESS)
+      HsaMemoryProperties *banks = calloc(1, VKFD_KFD_OUT_ROOM(count, *banks));
+      if (!banks)
          continue;
-      for (uint32_t i = 0; i < count; i++) {
+      if (dev->api->hsaKmtGetNodeMemoryProperties(node, count, banks) !=
+          HSAKMT_STATUS_SUCCESS) {
+         free(banks);
+         continue;
+      }
+      bool found = false;
+      for (uint32_t i = 0; !found && i < count; i++) {
          if (banks[i].HeapType == HSA_HEAPTYPE_DEVICE_SVM && banks[i].SizeInBytes) {
             dev->va.aperture_base = banks[i].VirtualBaseAddress;
             dev->va.aperture_size = banks[i].SizeInBytes;
-            return true;
+            found = true;
          }
       }
+      free(banks);
+      if (found)
+         return true;
    }
    return false;
 }
@@ -214,7 +222,13 @@ device_snapshot(struct vkfd_kfd_device *dev)
       dev->system.NumNodes = VKFD_KFD_MAX_NODES;
    }
    for (uint32_t node = 0; node < dev->system.NumNodes; node++) {
-      status = api->hsaKmtGetNodeProperties(node, &dev->nodes[node]);
+      union {
+         HsaNodeProperties props;
+         uint8_t room[VKFD_KFD_OUT_ROOM(1, HsaNodeProperties)];
+      } out;
+      memset(&out, 0, sizeof(out));
+      status = api->hsaKmtGetNodeProperties(node, &out.props);
+      dev->nodes[node] = out.props;
       if (status != HSAKMT_STATUS_SUCCESS) {
          vkfd_err("KFD: node %u properties failed (status %d)", node, status);
          return -EIO;

@@ -14,6 +14,15 @@
 
 #define VKFD_KFD_MAX_NODES 64
 
+/*
+ * Bytes to hand libhsakmt for `count` structs it fills. Later libhsakmt versions grow
+ * some of them (HsaNodeProperties from 356 to 396 bytes, HsaCacheProperties to 1060,
+ * HsaIoLinkProperties to 52), so every such buffer has twice the room the compiled
+ * header asks for: a newer library cannot write past it. (Its fields are still read
+ * in the layout of the header virtkfd was built with.)
+ */
+#define VKFD_KFD_OUT_ROOM(count, type) ((size_t)(count) * sizeof(type) * 2 + 1024)
+
 /* Extra per-node facts libhsakmt 5.2.3 does not report, read from the KFD sysfs. */
 struct vkfd_kfd_node_extra {
    uint32_t gpu_id;

@@ -135,7 +135,7 @@ vkfd_kfd_memory_properties(uint32_t node, uint32_t count,
                            struct hsakmt_wire_memory_properties *out)
 {
    struct vkfd_kfd_device *dev = vkfd_kfd_device_get();
-   HsaMemoryProperties *in = calloc(count ? count : 1, sizeof(*in));
+   HsaMemoryProperties *in = calloc(1, VKFD_KFD_OUT_ROOM(count ? count : 1, *in));
    if (!in)
       return HSAKMT_STATUS_NO_MEMORY;
    pthread_mutex_lock(&dev->lock);
@@ -160,7 +160,7 @@ vkfd_kfd_cache_properties(uint32_t node, uint32_t processor_id, uint32_t count,
                           void *records, uint32_t stride)
 {
    struct vkfd_kfd_device *dev = vkfd_kfd_device_get();
-   HsaCacheProperties *in = calloc(count ? count : 1, sizeof(*in));
+   HsaCacheProperties *in = calloc(1, VKFD_KFD_OUT_ROOM(count ? count : 1, *in));
    if (!in)
       return HSAKMT_STATUS_NO_MEMORY;
    pthread_mutex_lock(&dev->lock);
@@ -194,7 +194,7 @@ vkfd_kfd_io_link_properties(uint32_t node, uint32_t count,
                             struct hsakmt_wire_io_link_properties *out)
 {
    struct vkfd_kfd_device *dev = vkfd_kfd_device_get();
-   HsaIoLinkProperties *in = calloc(count ? count : 1, sizeof(*in));
+   HsaIoLinkProperties *in = calloc(1, VKFD_KFD_OUT_ROOM(count ? count : 1, *in));
    if (!in)
       return HSAKMT_STATUS_NO_MEMORY;
    pthread_mutex_lock(&dev->lock);
