@@ -71,7 +71,8 @@ struct hsakmt_userptr {
    struct hsakmt_charge window_charge;
    bool registered;
    bool gpu_mapped;
-   uint64_t gpu_va; /* libhsakmt's AlternateVAGPU: not the alias address on 5.2.3 */
+   uint64_t gpu_va;     /* libhsakmt's AlternateVAGPU: not the alias address on 5.2.3 */
+   bool gpu_va_refused; /* mapped at a host address and the unmap failed: never used */
    struct hsakmt_mapped_nodes mapped; /* for POINTER_INFO */
 };
 

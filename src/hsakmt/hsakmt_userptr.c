@@ -96,6 +96,7 @@ hsakmt_userptr_teardown(struct hsakmt_context *ctx, struct hsakmt_userptr *userp
          gpu_may_hold = true;
       }
       userptr->gpu_mapped = false;
+      userptr->gpu_va_refused = false;
       userptr->gpu_va = 0;
       userptr->mapped.count = 0;
    }
@@ -342,7 +343,7 @@ hsakmt_userptr_map_to_gpu(struct hsakmt_context *ctx, struct hsakmt_userptr *use
    if (!userptr->registered)
       return VKFD_STATUS_MEMORY_NOT_REGISTERED;
    if (userptr->gpu_mapped)
-      return VKFD_STATUS_SUCCESS;
+      return userptr->gpu_va_refused ? VKFD_STATUS_ERROR : VKFD_STATUS_SUCCESS;
    void *address = vkfd_alias_address(userptr->alias);
    uint64_t gpu_va = 0;
    int status =
@@ -357,12 +358,13 @@ hsakmt_userptr_map_to_gpu(struct hsakmt_context *ctx, struct hsakmt_userptr *use
       vkfd_err("ctx %u: res %u: the host library put the userptr's GPU VA at 0x%llx, "
                "readable host memory outside the KFD window; refused",
                ctx->base.id, userptr->base.res_id, (unsigned long long)gpu_va);
-      if (vkfd_kfd_unmap_from_gpu(address)) {
-         /* leave it mapped and known: teardown retries and keeps the range if need be */
-         return VKFD_STATUS_ERROR;
-      }
-      userptr->gpu_mapped = false;
+      /* never answer it, nor show it in POINTER_INFO */
       userptr->gpu_va = 0;
+      if (!vkfd_kfd_unmap_from_gpu(address))
+         userptr->gpu_mapped = false;
+      else
+         userptr->gpu_va_refused = true;
+      /* else it stays mapped: the teardown unmaps it, or keeps the range for good */
       return VKFD_STATUS_ERROR;
    }
    hsakmt_mapped_nodes_set(&userptr->mapped, nodes, count);
