@@ -219,3 +219,34 @@ test_client(struct test_server *server, struct vtc *c, bool hsakmt)
    if (hsakmt)
       assert_int_equal(vtc_hsakmt_open(c, 80 * 4096), 0);
 }
+
+int
+test_run_program(const char *exe, const char *const *args, char *out, size_t out_size)
+{
+   int pipefd[2];
+   assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+   const char *argv[8] = { exe };
+   int argc = 1;
+   for (int i = 0; args[i] && argc < 7; i++)
+      argv[argc++] = args[i];
+   argv[argc] = NULL;
+   pid_t pid = fork();
+   assert_true(pid >= 0);
+   if (pid == 0) {
+      dup2(pipefd[1], 1);
+      dup2(pipefd[1], 2);
+      execv(exe, (char **)argv);
+      _exit(127);
+   }
+   close(pipefd[1]);
+   size_t used = 0;
+   ssize_t n;
+   while ((n = read(pipefd[0], out + used, out_size - 1 - used)) > 0)
+      used += (size_t)n;
+   out[used] = 0;
+   close(pipefd[0]);
+   int status;
+   assert_int_equal(waitpid(pid, &status, 0), pid);
+   assert_true(WIFEXITED(status));
+   return WEXITSTATUS(status);
+}

@@ -42,6 +42,13 @@ int test_pid_fds(pid_t pid);
 /* Whether the server's log contains `text`. */
 bool test_server_log_has(struct test_server *server, const char *text);
 
+/*
+ * Runs `exe args...` (up to 6 arguments) to its end; returns its exit status, with its
+ * stdout and stderr in `out` (NUL-terminated).
+ */
+int
+test_run_program(const char *exe, const char *const *args, char *out, size_t out_size);
+
 /* Connects and negotiates (asserts); with `hsakmt`, also opens the ROCm context. */
 void test_client(struct test_server *server, struct vtc *c, bool hsakmt);
 

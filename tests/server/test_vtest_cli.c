@@ -20,44 +20,12 @@
 
 static const char *installed_server, *kfd_emulator, *guest_client;
 
-/* Runs `exe args...`, returns its exit status; its stdout+stderr in `out`. */
-static int
-run_server(const char *exe, const char *const *args, char *out, size_t out_size)
-{
-   int pipefd[2];
-   assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-   const char *argv[8] = { exe };
-   int argc = 1;
-   for (int i = 0; args[i] && argc < 7; i++)
-      argv[argc++] = args[i];
-   argv[argc] = NULL;
-   pid_t pid = fork();
-   assert_true(pid >= 0);
-   if (pid == 0) {
-      dup2(pipefd[1], 1);
-      dup2(pipefd[1], 2);
-      execv(exe, (char **)argv);
-      _exit(127);
-   }
-   close(pipefd[1]);
-   size_t used = 0;
-   ssize_t n;
-   while ((n = read(pipefd[0], out + used, out_size - 1 - used)) > 0)
-      used += (size_t)n;
-   out[used] = 0;
-   close(pipefd[0]);
-   int status;
-   assert_int_equal(waitpid(pid, &status, 0), pid);
-   assert_true(WIFEXITED(status));
-   return WEXITSTATUS(status);
-}
-
 static void
 test_help_lists_the_modes(void **state)
 {
    static char out[8192];
    static const char *const help[] = { "--help", NULL };
-   assert_int_equal(run_server(test_server_exe, help, out, sizeof(out)), 0);
+   assert_int_equal(test_run_program(test_server_exe, help, out, sizeof(out)), 0);
    static const char *const options[] = { "--socket-path",   "--no-fork",
                                           "--multi-clients", "--kfd-emulator",
                                           "--replay",        "--max-length" };
@@ -71,14 +39,15 @@ test_unknown_option_fails(void **state)
 {
    static char out[8192];
    static const char *const bogus[] = { "--frobnicate", NULL };
-   assert_int_not_equal(run_server(test_server_exe, bogus, out, sizeof(out)), 0);
+   assert_int_not_equal(test_run_program(test_server_exe, bogus, out, sizeof(out)), 0);
    assert_non_null(strstr(out, "unknown option --frobnicate"));
    static const char *const bad_value[] = { "--max-length", "12abc", NULL };
-   assert_int_not_equal(run_server(test_server_exe, bad_value, out, sizeof(out)), 0);
+   assert_int_not_equal(test_run_program(test_server_exe, bad_value, out, sizeof(out)),
+                        0);
    assert_non_null(strstr(out, "bad value for --max-length"));
    /* §10 row 32: a stray argument is not a file to replay */
    static const char *const stray[] = { "-h", NULL };
-   assert_int_not_equal(run_server(test_server_exe, stray, out, sizeof(out)), 0);
+   assert_int_not_equal(test_run_program(test_server_exe, stray, out, sizeof(out)), 0);
    assert_non_null(strstr(out, "unexpected argument -h"));
 }
 
@@ -92,7 +61,7 @@ test_socket_path_is_never_stolen(void **state)
 
    /* a live server's socket: refused, and the first server still serves */
    const char *const same[] = { "--socket-path", first.path, NULL };
-   assert_int_not_equal(run_server(test_server_exe, same, out, sizeof(out)), 0);
+   assert_int_not_equal(test_run_program(test_server_exe, same, out, sizeof(out)), 0);
    assert_non_null(strstr(out, "another server listens on"));
    struct vtc c;
    test_client(&first, &c, false);
@@ -107,7 +76,8 @@ test_socket_path_is_never_stolen(void **state)
    assert_int_equal(write(fd, "keep", 4), 4);
    close(fd);
    const char *const onto_file[] = { "--socket-path", file, NULL };
-   assert_int_not_equal(run_server(test_server_exe, onto_file, out, sizeof(out)), 0);
+   assert_int_not_equal(test_run_program(test_server_exe, onto_file, out, sizeof(out)),
+                        0);
    assert_non_null(strstr(out, "is not a socket"));
    struct stat st;
    assert_int_equal(stat(file, &st), 0);
@@ -160,7 +130,7 @@ test_guest_client_program(void **state)
    test_server_start(&server, NULL);
    static char out[16384];
    const char *const args[] = { "--socket-path", server.path, NULL };
-   int status = run_server(guest_client, args, out, sizeof(out));
+   int status = test_run_program(guest_client, args, out, sizeof(out));
    if (status || !strstr(out, "all steps passed") || strstr(out, "FAIL"))
       fail_msg("virtkfd_vtest_client exited %d:\n%s", status, out);
    /* the emulator lets it check the GPU's view too, not only the server's */

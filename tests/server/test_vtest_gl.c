@@ -147,38 +147,6 @@ test_glx_without_display(void **state)
    }
 }
 
-/* Runs the server with `options` and returns its exit status; output in `out`. */
-static int
-run_to_exit(const char *const *options, char *out, size_t out_size)
-{
-   int pipefd[2];
-   assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-   const char *argv[8] = { test_server_exe };
-   int argc = 1;
-   for (int i = 0; options[i] && argc < 7; i++)
-      argv[argc++] = options[i];
-   argv[argc] = NULL;
-   pid_t pid = fork();
-   assert_true(pid >= 0);
-   if (pid == 0) {
-      dup2(pipefd[1], 1);
-      dup2(pipefd[1], 2);
-      execv(test_server_exe, (char **)argv);
-      _exit(127);
-   }
-   close(pipefd[1]);
-   size_t used = 0;
-   ssize_t n;
-   while ((n = read(pipefd[0], out + used, out_size - 1 - used)) > 0)
-      used += (size_t)n;
-   out[used] = 0;
-   close(pipefd[0]);
-   int status;
-   assert_int_equal(waitpid(pid, &status, 0), pid);
-   assert_true(WIFEXITED(status));
-   return WEXITSTATUS(status);
-}
-
 static void
 test_clashing_options_stop_the_server(void **state)
 {
@@ -189,7 +157,8 @@ test_clashing_options_stop_the_server(void **state)
    };
    static char out[4096];
    for (size_t i = 0; i < sizeof(clashes) / sizeof(clashes[0]); i++) {
-      assert_int_equal(run_to_exit(clashes[i], out, sizeof(out)), 1);
+      assert_int_equal(test_run_program(test_server_exe, clashes[i], out, sizeof(out)),
+                       1);
       assert_non_null(strstr(out, "cannot be used together"));
    }
 }
