@@ -55,6 +55,15 @@ hsakmt_test_assert_no_host_address(uint64_t value, uint64_t size, const char *wh
    fclose(maps);
 }
 
+uint64_t
+hsakmt_test_window_used(void)
+{
+   uint64_t used;
+   uint32_t extents;
+   hsakmt_va_stats(&used, &extents);
+   return used;
+}
+
 void
 hsakmt_test_env_start(struct hsakmt_test_env *env)
 {

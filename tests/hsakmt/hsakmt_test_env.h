@@ -34,6 +34,9 @@ int hsakmt_test_count_maps(void);
  */
 void hsakmt_test_assert_no_host_address(uint64_t value, uint64_t size, const char *what);
 
+/* Bytes of the KFD VA window in use (kept ranges included). */
+uint64_t hsakmt_test_window_used(void);
+
 /* Initialises the renderer and opens one guest context (ctx 1). */
 void hsakmt_test_env_start(struct hsakmt_test_env *env);
 

@@ -59,20 +59,8 @@ teardown(void **state)
 {
    hsakmt_guest_close(&b);
    hsakmt_test_env_stop(&env);
-   uint64_t used;
-   uint32_t extents;
-   hsakmt_va_stats(&used, &extents);
-   assert_int_equal(used, kept_window);
+   assert_int_equal(hsakmt_test_window_used(), kept_window);
    return 0;
-}
-
-static uint64_t
-window_used(void)
-{
-   uint64_t used;
-   uint32_t extents;
-   hsakmt_va_stats(&used, &extents);
-   return used;
 }
 
 /* A's part: a mappable allocation, mapped by the VMM and the GPU, written by A. */
@@ -277,18 +265,18 @@ test_failed_gpu_unmap_keeps_memory(void **state)
 {
    unsigned bos = kfdsim_live_bos();
    int fds = test_count_fds();
-   uint64_t used_at_start = window_used();
+   uint64_t used_at_start = hsakmt_test_window_used();
    struct a_blob a;
    a_allocates(&a, VRAM_HOST, 2 * MIB);
    assert_int_equal(kfdsim_fail_next(KFD_UNMAP_NR, 1, EIO), 0);
    virgl_renderer_ctx_detach_resource(env.guest.ctx_id, (int)a.res);
    kfdsim_fail_clear();
    assert_int_equal(virgl_renderer_resource_unmap(a.res), 0);
-   uint64_t used_before_unref = window_used();
+   uint64_t used_before_unref = hsakmt_test_window_used();
    virgl_renderer_resource_unref(a.res);
    /* kept on purpose, and logged: the BO and its range of the window */
    assert_int_equal(kfdsim_live_bos(), bos + 1);
-   assert_true(window_used() == used_before_unref);
+   assert_true(hsakmt_test_window_used() == used_before_unref);
    struct kfdsim_bo_info bo;
    assert_int_equal(kfdsim_bo_find(a.va, &bo), 0);
    /* no later allocation lands on it */
@@ -299,20 +287,20 @@ test_failed_gpu_unmap_keeps_memory(void **state)
     * backing of it (a memfd per buffer) */
    env.live_bos++;
    env.fds += test_count_fds() - fds;
-   kept_window += window_used() - used_at_start;
+   kept_window += hsakmt_test_window_used() - used_at_start;
 }
 
 /* A free that fails at unref: the VA range stays out of the window for good. */
 static void
 test_failed_free_keeps_range(void **state)
 {
-   uint64_t used_at_start = window_used();
+   uint64_t used_at_start = hsakmt_test_window_used();
    int fds = test_count_fds();
    struct a_blob a;
    a_allocates(&a, VRAM_HOST, 2 * MIB);
    assert_int_equal(virgl_renderer_resource_unmap(a.res), 0);
    virgl_renderer_ctx_detach_resource(env.guest.ctx_id, (int)a.res);
-   uint64_t used_before_unref = window_used();
+   uint64_t used_before_unref = hsakmt_test_window_used();
    uint64_t frees = kfdsim_ioctl_count(KFD_FREE_NR);
    assert_int_equal(kfdsim_fail_next(KFD_FREE_NR, 1, EBUSY), 0);
    virgl_renderer_resource_unref(a.res);
@@ -321,24 +309,24 @@ test_failed_free_keeps_range(void **state)
    struct kfdsim_bo_info bo;
    if (kfdsim_bo_find(a.va, &bo) == 0) {
       /* the library reported the failure: the range was kept */
-      assert_true(window_used() == used_before_unref);
+      assert_true(hsakmt_test_window_used() == used_before_unref);
       env.live_bos++;
       env.fds += test_count_fds() - fds;
    } else {
       /* the library dropped the BO whatever the kernel said: there is nothing to keep */
-      assert_true(window_used() < used_before_unref);
+      assert_true(hsakmt_test_window_used() < used_before_unref);
    }
    uint32_t b_res[6];
    b_allocates(b_res, &a);
    b_releases(b_res);
-   kept_window += window_used() - used_at_start;
+   kept_window += hsakmt_test_window_used() - used_at_start;
 }
 
 /* The userptr path: a failed GPU unmap keeps the alias's range reserved for good. */
 static void
 test_failed_userptr_unmap_keeps_range(void **state)
 {
-   uint64_t used_at_start = window_used();
+   uint64_t used_at_start = hsakmt_test_window_used();
    struct test_guest_ram ram;
    test_guest_ram_create(&ram, 4 * MIB);
    struct iovec iov[2] = { { ram.base + 2 * MIB, MIB }, { ram.base, MIB } };
@@ -373,7 +361,7 @@ test_failed_userptr_unmap_keeps_range(void **state)
    env.userptrs++;
    env.live_bos++;
    /* where the alias lives in the KFD window (libhsakmt 6.x), that range is kept */
-   kept_window += window_used() - used_at_start;
+   kept_window += hsakmt_test_window_used() - used_at_start;
    test_guest_ram_destroy(&ram);
 }
 

@@ -57,15 +57,6 @@ teardown(void **state)
    return 0;
 }
 
-static uint64_t
-window_used(void)
-{
-   uint64_t used;
-   uint32_t extents;
-   hsakmt_va_stats(&used, &extents);
-   return used;
-}
-
 /* The emulator's id of the queue running on this ring. */
 static uint32_t
 kfd_queue_of(const struct hsakmt_guest_aql *aql)
@@ -176,7 +167,7 @@ test_aql_queue_queue_destroyed_first(void **state)
    struct hsakmt_guest_aql aql;
    uint8_t *page;
    unsigned bos = kfdsim_live_bos();
-   uint64_t used = window_used();
+   uint64_t used = hsakmt_test_window_used();
    run_one_queue(&aql, &page);
    ring_three_barriers(&aql, page);
 
@@ -191,7 +182,7 @@ test_aql_queue_queue_destroyed_first(void **state)
    /* the doorbell page stays the guest's until it lets go of the blob */
    assert_int_equal(virgl_renderer_resource_unmap(aql.doorbell_res), 0);
    virgl_renderer_resource_unref(aql.doorbell_res);
-   assert_int_equal(window_used(), used);
+   assert_int_equal(hsakmt_test_window_used(), used);
    assert_int_equal(kfdsim_live_bos(), bos);
 }
 
@@ -201,7 +192,7 @@ test_aql_queue_memory_destroyed_first(void **state)
    struct hsakmt_guest_aql aql;
    uint8_t *page;
    unsigned bos = kfdsim_live_bos();
-   uint64_t used = window_used();
+   uint64_t used = hsakmt_test_window_used();
    run_one_queue(&aql, &page);
 
    /* a packet is published; then the guest lets go of the ring and the amd_queue_t
@@ -217,7 +208,7 @@ test_aql_queue_memory_destroyed_first(void **state)
    assert_int_equal(kfdsim_bo_find(aql.ring_va, &bo), 0);
    assert_true(bo.mapped_gpus >= 1);
    assert_int_equal(kfdsim_bo_find(aql.amd_queue_va, &bo), 0);
-   assert_true(window_used() > used);
+   assert_true(hsakmt_test_window_used() > used);
    /* the queue still runs on them: the CP reads the ring and writes the read id */
    uint64_t offset = aql.rsp.vqueue_res.host_doorbell_offset;
    __atomic_store_n((uint64_t *)(page + offset), (uint64_t)0, __ATOMIC_RELEASE);
@@ -236,7 +227,7 @@ test_aql_queue_memory_destroyed_first(void **state)
    assert_int_equal(kfdsim_bo_find(aql.amd_queue_va, &bo), -ENOENT);
    assert_int_equal(virgl_renderer_resource_unmap(aql.doorbell_res), 0);
    virgl_renderer_resource_unref(aql.doorbell_res);
-   assert_int_equal(window_used(), used);
+   assert_int_equal(hsakmt_test_window_used(), used);
    assert_int_equal(kfdsim_live_bos(), bos);
 }
 

@@ -75,20 +75,8 @@ teardown(void **state)
    env.live_bos += kept_bos;
    env.userptrs += kept_userptrs;
    hsakmt_test_env_stop(&env);
-   uint64_t used;
-   uint32_t extents;
-   hsakmt_va_stats(&used, &extents);
-   assert_int_equal(used, kept_window);
+   assert_int_equal(hsakmt_test_window_used(), kept_window);
    return 0;
-}
-
-static uint64_t
-window_used(void)
-{
-   uint64_t used;
-   uint32_t extents;
-   hsakmt_va_stats(&used, &extents);
-   return used;
 }
 
 /* A scratch ALLOC with its blob, and a mapping of its first `mapped` bytes (ctx B). */
@@ -130,7 +118,7 @@ test_context_destroyed_with_everything_live(void **state)
 {
    unsigned queues = kfdsim_live_queues(), events = kfdsim_live_events();
    unsigned bos = kfdsim_live_bos(), userptrs = kfdsim_userptr_count();
-   uint64_t vram = kfdsim_vram_used(), used = window_used();
+   uint64_t vram = kfdsim_vram_used(), used = hsakmt_test_window_used();
    struct hsakmt_guest b;
    uint64_t start, size;
    assert_int_equal(hsakmt_guest_open(&b, CTX_B, 5000), 0);
@@ -218,7 +206,7 @@ test_context_destroyed_with_everything_live(void **state)
    assert_int_equal(kfdsim_live_bos(), bos);
    assert_int_equal(kfdsim_userptr_count(), userptrs);
    assert_int_equal(kfdsim_vram_used(), vram);
-   assert_int_equal(window_used(), used);
+   assert_int_equal(hsakmt_test_window_used(), used);
    uint64_t window;
    assert_int_equal(hsakmt_scratch_window_used(gpu, &window), 0);
    assert_int_equal(window, 0);
@@ -236,7 +224,7 @@ counters_now(void)
 {
    return (struct counters){ kfdsim_live_bos(),    kfdsim_live_queues(),
                              kfdsim_live_events(), kfdsim_userptr_count(),
-                             kfdsim_vram_used(),   window_used() };
+                             kfdsim_vram_used(),   hsakmt_test_window_used() };
 }
 
 static void
@@ -363,7 +351,7 @@ test_trap_and_queue_calls_fail(void **state)
 
    /* hsaKmtDestroyQueue at the detach: logged; the queue may still run, so its ring
     * and dispatch ids stay allocated and out of the window for good */
-   uint64_t used = window_used();
+   uint64_t used = hsakmt_test_window_used();
    unsigned bos = kfdsim_live_bos();
    assert_int_equal(kfdsim_fail_next(KFD_DESTROY_QUEUE, 1, EIO), 0);
    virgl_renderer_resource_unref(aql.queue_res);
@@ -371,7 +359,7 @@ test_trap_and_queue_calls_fail(void **state)
    struct kfdsim_bo_info bo;
    assert_int_equal(kfdsim_bo_find(aql.ring_va, &bo), 0);
    assert_int_equal(kfdsim_bo_find(aql.amd_queue_va, &bo), 0);
-   assert_int_equal(window_used(), used);
+   assert_int_equal(hsakmt_test_window_used(), used);
    assert_int_equal(kfdsim_live_bos(), bos);
    assert_int_equal(virgl_renderer_resource_unmap(aql.doorbell_res), 0);
    virgl_renderer_resource_unref(aql.doorbell_res);
@@ -379,7 +367,7 @@ test_trap_and_queue_calls_fail(void **state)
    kept_queues++;
    kept_bos += kfdsim_live_bos() - start.bos;
    kept_userptrs += kfdsim_userptr_count() - start.userptrs;
-   kept_window += window_used() - start.window;
+   kept_window += hsakmt_test_window_used() - start.window;
 }
 
 /* MAP_MEM_TO_GPU with need_create_bo; rsp.ret, and the blob claimed on success. */
@@ -448,7 +436,7 @@ test_scratch_calls_fail(void **state)
    assert_int_equal(hsakmt_guest_claim(&env.guest, res2, blob2, 0, 8 * MIB), 0);
    virgl_renderer_resource_unref(res2);
    kept_bos += kfdsim_live_bos() - before.bos;
-   kept_window += window_used() - before.window;
+   kept_window += hsakmt_test_window_used() - before.window;
 }
 
 int
